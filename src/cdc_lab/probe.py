@@ -1,0 +1,29 @@
+"""Fast reachability probes: tell within a second whether a service answers, and if not, why."""
+
+from __future__ import annotations
+
+import socket
+
+import requests
+
+PROBE_TIMEOUT_S = 1.0
+
+
+def probe_tcp(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """None when something accepts TCP connections at host:port, else the reason it does not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"no TCP connection to {host}:{port} ({exc.strerror or exc})"
+
+
+def probe_http(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """None when GET url answers 2xx within the timeout, else the reason it did not."""
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        return f"GET {url} failed ({type(exc).__name__})"
+    if not response.ok:
+        return f"GET {url} answered {response.status_code}"
+    return None

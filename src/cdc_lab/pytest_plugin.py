@@ -1,0 +1,113 @@
+"""pytest plugin (entry point `cdc_lab`): markers, one fixture per lab service, strict mode.
+
+A service fixture probes its service within a second. When the service does not answer the test is skipped with
+a reason naming the service and how to start it; under ``--lab-strict`` (or ``CDC_LAB_STRICT=1``) that skip, or
+any other skip of a lab test, is turned into a failure unless it is a declared skip (see ``cdc_lab.strict``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from cdc_lab.endpoints import Endpoint, EndpointError, load_endpoints
+from cdc_lab.prometheus import PrometheusClient
+from cdc_lab.services import SERVICES
+from cdc_lab.strict import is_declared_skip, strict_from_env
+
+MARKERS: dict[str, str] = {
+    "unit": "needs no lab service",
+    "lab": "needs the live lab (added to every test with a service marker)",
+    "prometheus": "needs Prometheus",
+    "alertmanager": "needs Alertmanager",
+    "mysql": "needs MySQL",
+    "cdc": "reads MySQL's binlog (change data capture)",
+    "spark": "needs Spark (standalone master, worker, Spark Connect)",
+    "delta": "reads or writes Delta tables",
+}
+SERVICE_MARKERS = frozenset(MARKERS) - {"unit", "lab"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cdc-lab")
+    group.addoption(
+        "--lab-strict",
+        action="store_true",
+        default=False,
+        help="fail, instead of skip, lab tests whose service is unavailable (also: CDC_LAB_STRICT=1)",
+    )
+
+
+def is_strict(config: pytest.Config) -> bool:
+    return bool(config.getoption("--lab-strict")) or strict_from_env()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = {mark.name for mark in item.iter_markers()}
+        if names & SERVICE_MARKERS and "lab" not in names:
+            item.add_marker(pytest.mark.lab)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and item.get_closest_marker("lab") is not None
+        and is_strict(item.config)
+    ):
+        reason = _skip_reason(report)
+        if not is_declared_skip(reason):
+            report.outcome = "failed"
+            report.longrepr = f"strict mode (--lab-strict / CDC_LAB_STRICT=1): lab test skipped: {reason}"
+    return report
+
+
+@pytest.fixture(scope="session")
+def lab_endpoints() -> dict[str, Endpoint]:
+    """Every service's endpoint (from .lab/endpoints.json and CDC_LAB_<SERVICE>_URL)."""
+    try:
+        return load_endpoints()
+    except EndpointError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def require_service(endpoints: dict[str, Endpoint], name: str) -> Endpoint:
+    """The service's endpoint if it answers within a second; otherwise skip the test, saying why."""
+    service = SERVICES[name]
+    endpoint = endpoints[name]
+    why = service.probe(endpoint)
+    if why is not None:
+        pytest.skip(service.unavailable_reason(endpoint, why))
+    return endpoint
+
+
+@pytest.fixture
+def prometheus_endpoint(lab_endpoints: dict[str, Endpoint]) -> Endpoint:
+    """Prometheus's endpoint, probed; skips (fails in strict mode) when it does not answer."""
+    return require_service(lab_endpoints, "prometheus")
+
+
+@pytest.fixture
+def prometheus(prometheus_endpoint: Endpoint) -> Generator[PrometheusClient, None, None]:
+    """A client for the lab's Prometheus."""
+    client = PrometheusClient(prometheus_endpoint.url)
+    yield client
+    client.session.close()

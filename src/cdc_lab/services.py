@@ -1,0 +1,34 @@
+"""The lab's services as tests see them: how to tell each one is up, and what to say when it is not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cdc_lab.endpoints import Endpoint, env_var_for
+from cdc_lab.probe import probe_http
+
+
+@dataclass(frozen=True)
+class Service:
+    """A lab service: its display name and a probe returning None when it answers, else why not."""
+
+    name: str
+    title: str
+    probe: Callable[[Endpoint], str | None]
+
+    def unavailable_reason(self, endpoint: Endpoint, why: str) -> str:
+        return (
+            f"{self.title} is not available at {endpoint.url} ({why}); start the lab with `make lab`, "
+            f"or set {env_var_for(self.name)} to a running {self.title}"
+        )
+
+
+def http_probe(path: str) -> Callable[[Endpoint], str | None]:
+    """A probe that GETs ``path`` on the endpoint and wants a 2xx answer."""
+    return lambda endpoint: probe_http(f"{endpoint.url}{path}")
+
+
+SERVICES: dict[str, Service] = {
+    service.name: service for service in (Service("prometheus", "Prometheus", http_probe("/-/ready")),)
+}

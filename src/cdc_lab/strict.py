@@ -1,0 +1,23 @@
+"""Strict mode: in `make verify` a skipped lab test is a failure, except the declared skips."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+STRICT_ENV = "CDC_LAB_STRICT"
+
+# The only skips strict mode accepts. A skip reason starting with one of these passes as a skip.
+DELTA_JARS_UNAVAILABLE = "Delta jars unavailable"
+DECLARED_SKIPS: tuple[str, ...] = (DELTA_JARS_UNAVAILABLE,)
+
+
+def strict_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    value = (os.environ if environ is None else environ).get(STRICT_ENV, "")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def is_declared_skip(reason: str) -> bool:
+    """Whether a skip reason is one strict mode accepts."""
+    text = reason.removeprefix("Skipped: ").strip()
+    return text.startswith(DECLARED_SKIPS)

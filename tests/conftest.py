@@ -1,0 +1,39 @@
+"""Shared helpers for the lab's own tests. The service fixtures come from the cdc_lab pytest plugin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def project_dir() -> Path:
+    return PROJECT_DIR
+
+
+def run_playbook(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ansible-playbook from the project directory (no colour), capturing its output."""
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={
+            **os.environ,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        },
+        check=False,
+    )

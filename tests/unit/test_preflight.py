@@ -1,0 +1,58 @@
+"""Bad input fails before anything changes and names the variable (the preflight play, run for real)."""
+
+import socket
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR, run_playbook
+
+pytestmark = pytest.mark.unit
+
+
+def preflight(*extra_vars: str):
+    args = ["playbooks/lab.yml", "--tags", "preflight"]
+    for extra in extra_vars:
+        args += ["-e", extra]
+    return run_playbook(*args, timeout=120)
+
+
+def test_defaults_pass():
+    result = preflight()
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("extra_var", "named"),
+    [
+        ("prometheus_port=70000", "prometheus_port must be a TCP port from 1 to 65535 (got 70000)"),
+        ("prometheus_memory=lots", "prometheus_memory must be a memory size like 256m or 1g"),
+        ("lab_image_source=docker-hub", "lab_image_source"),
+        ("prometheus_retention=forever", "prometheus_retention must be a Prometheus duration"),
+        ("lab_publish_address=0.0.0.0", "lab_publish_address must be a loopback address"),
+        ("prometheus_memory=8g", "over lab_memory_budget"),
+    ],
+)
+def test_bad_value_fails_naming_the_variable(extra_var, named):
+    result = preflight(extra_var)
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr
+
+
+def test_port_in_use_by_something_else_is_refused():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = preflight(f"prometheus_port={port}")
+    assert result.returncode != 0
+    assert f"Port {port} (prometheus_port) is already in use" in result.stdout
+
+
+def test_preflight_covers_every_role_the_lab_runs():
+    plays = yaml.safe_load((PROJECT_DIR / "playbooks" / "lab.yml").read_text())
+    roles = [entry["role"] for entry in plays[1]["roles"]]
+    group_vars = yaml.safe_load((PROJECT_DIR / "group_vars" / "all" / "lab.yml").read_text())
+    assert group_vars["lab_roles"] == ["lab_preflight", *roles]
+    for role in roles:
+        assert (PROJECT_DIR / "roles" / role / "tasks" / "preflight.yml").is_file(), role
