@@ -21,6 +21,8 @@ DEFAULT_RELATIVE_PATH = Path(".lab") / "endpoints.json"
 # Where each service listens when the lab runs with its defaults and no endpoints file exists yet.
 DEFAULT_URLS: Mapping[str, str] = {
     "prometheus": "http://127.0.0.1:9090",
+    "alertmanager": "http://127.0.0.1:9093",
+    "webhook-sink": "http://127.0.0.1:9095",
 }
 
 

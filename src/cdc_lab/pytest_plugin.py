@@ -11,9 +11,12 @@ from collections.abc import Generator
 
 import pytest
 
+from cdc_lab.alerting import AlertSession
+from cdc_lab.alertmanager import AlertmanagerClient
 from cdc_lab.endpoints import Endpoint, EndpointError, load_endpoints
 from cdc_lab.prometheus import PrometheusClient
 from cdc_lab.services import SERVICES
+from cdc_lab.sink_client import WebhookSinkClient
 from cdc_lab.strict import is_declared_skip, strict_from_env
 
 MARKERS: dict[str, str] = {
@@ -111,3 +114,38 @@ def prometheus(prometheus_endpoint: Endpoint) -> Generator[PrometheusClient, Non
     client = PrometheusClient(prometheus_endpoint.url)
     yield client
     client.session.close()
+
+
+@pytest.fixture
+def alertmanager_endpoint(lab_endpoints: dict[str, Endpoint]) -> Endpoint:
+    """Alertmanager's endpoint, probed; skips (fails in strict mode) when it does not answer."""
+    return require_service(lab_endpoints, "alertmanager")
+
+
+@pytest.fixture
+def alertmanager(alertmanager_endpoint: Endpoint) -> Generator[AlertmanagerClient, None, None]:
+    """A client for the lab's Alertmanager (API v2)."""
+    client = AlertmanagerClient(alertmanager_endpoint.url)
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def webhook_sink(lab_endpoints: dict[str, Endpoint]) -> Generator[WebhookSinkClient, None, None]:
+    """A client for the lab's webhook sink, where every Alertmanager receiver delivers."""
+    client = WebhookSinkClient(require_service(lab_endpoints, "webhook-sink").url)
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def alert_session(
+    alertmanager: AlertmanagerClient, webhook_sink: WebhookSinkClient
+) -> Generator[AlertSession, None, None]:
+    """Fire, silence and resolve test alerts; everything is resolved, expired and forgotten afterwards,
+    whether the test passed or not."""
+    session = AlertSession(alertmanager, webhook_sink)
+    yield session
+    problems = session.close()
+    if problems:
+        pytest.fail("alert cleanup failed: " + "; ".join(problems), pytrace=False)

@@ -30,5 +30,10 @@ def http_probe(path: str) -> Callable[[Endpoint], str | None]:
 
 
 SERVICES: dict[str, Service] = {
-    service.name: service for service in (Service("prometheus", "Prometheus", http_probe("/-/ready")),)
+    service.name: service
+    for service in (
+        Service("prometheus", "Prometheus", http_probe("/-/ready")),
+        Service("alertmanager", "Alertmanager", http_probe("/-/ready")),
+        Service("webhook-sink", "the lab's webhook sink", http_probe("/-/healthy")),
+    )
 }

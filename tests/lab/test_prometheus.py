@@ -38,5 +38,5 @@ def test_loaded_config_is_the_rendered_one(prometheus, project_dir):
 def test_lab_health_rules_are_loaded(prometheus):
     groups = {group["name"]: group for group in prometheus.rule_groups()}
     assert "cdc-lab-health" in groups
-    assert [rule["name"] for rule in groups["cdc-lab-health"]["rules"]] == ["LabTargetDown"]
+    assert [rule["name"] for rule in groups["cdc-lab-health"]["rules"]] == ["LabTargetDown", "LabTestSwitch"]
     assert all(rule["health"] in {"ok", "unknown"} for rule in groups["cdc-lab-health"]["rules"])

@@ -1,5 +1,6 @@
 """Bad input fails before anything changes and names the variable (the preflight play, run for real)."""
 
+import json
 import socket
 
 import pytest
@@ -31,6 +32,17 @@ def test_defaults_pass():
         ("prometheus_retention=forever", "prometheus_retention must be a Prometheus duration"),
         ("lab_publish_address=0.0.0.0", "lab_publish_address must be a loopback address"),
         ("prometheus_memory=8g", "over lab_memory_budget"),
+        ("alertmanager_port=9090", "Two services publish the same port: prometheus_port, alertmanager_port"),
+        (
+            '{"alertmanager_receivers": [{"name": "default", "url": "https://hooks.example.com/x"}]}',
+            "Receiver 'default' in alertmanager_receivers sends to https://hooks.example.com/x, "
+            "which is outside the lab",
+        ),
+        (
+            '{"alertmanager_severity_routes": {"page": "critical"}}',
+            "alertmanager_severity_routes routes severity 'page' to receiver 'critical': unknown severity",
+        ),
+        ("alertmanager_group_wait=soon", "alertmanager_group_wait must be a duration"),
     ],
 )
 def test_bad_value_fails_naming_the_variable(extra_var, named):
@@ -56,3 +68,18 @@ def test_preflight_covers_every_role_the_lab_runs():
     assert group_vars["lab_roles"] == ["lab_preflight", *roles]
     for role in roles:
         assert (PROJECT_DIR / "roles" / role / "tasks" / "preflight.yml").is_file(), role
+
+
+def test_external_receiver_passes_only_when_explicitly_allowed():
+    receivers = [
+        {"name": "critical", "url": "http://webhook-sink:8080/hook/critical"},
+        {"name": "warning", "url": "http://webhook-sink:8080/hook/warning"},
+        {"name": "default", "url": "https://hooks.example.com/x"},
+    ]
+    refused = preflight(json.dumps({"alertmanager_receivers": receivers}))
+    assert refused.returncode != 0
+    assert "Receiver 'default' in alertmanager_receivers" in refused.stdout
+    allowed = preflight(
+        json.dumps({"alertmanager_receivers": receivers, "alertmanager_allow_external_receivers": True})
+    )
+    assert allowed.returncode == 0, allowed.stdout[-3000:]

@@ -40,7 +40,7 @@ def test_prometheus_config_defaults():
     assert config["global"]["scrape_interval"] == "5s"
     assert config["global"]["external_labels"] == {"lab": "cdc-lab"}
     assert config["rule_files"] == ["/etc/cdc-lab/prometheus/rules/*.yml"]
-    assert [job["job_name"] for job in config["scrape_configs"]] == ["prometheus"]
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["prometheus", "alertmanager", "webhook-sink"]
 
 
 def test_prometheus_extra_scrape_configs_are_appended():
@@ -49,12 +49,60 @@ def test_prometheus_extra_scrape_configs_are_appended():
         "prometheus", "prometheus.yml.j2", prometheus_extra_scrape_configs=extra, prometheus_scrape_interval="15s"
     )
     assert config["global"]["scrape_interval"] == "15s"
-    assert config["scrape_configs"][1] == extra[0]
+    assert config["scrape_configs"][-1] == extra[0]
+    assert len(config["scrape_configs"]) == 4
 
 
 def test_lab_rules_keep_prometheus_template_syntax():
     rules = render("prometheus", "lab.rules.yml.j2", prometheus_target_down_for="1m")
-    (rule,) = rules["groups"][0]["rules"]
+    rule = rules["groups"][0]["rules"][0]
     assert rule["alert"] == "LabTargetDown"
     assert rule["for"] == "1m"
     assert "{{ $labels.job }}" in rule["annotations"]["summary"]
+
+
+def test_prometheus_sends_alerts_to_the_lab_alertmanager_and_scrapes_the_lab():
+    config = render("prometheus", "prometheus.yml.j2")
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    assert jobs == {
+        "prometheus": ["localhost:9090"],
+        "alertmanager": ["alertmanager:9093"],
+        "webhook-sink": ["webhook-sink:8080"],
+    }
+
+
+def test_switchable_rule_is_rendered():
+    rules = render("prometheus", "lab.rules.yml.j2")["groups"][0]["rules"]
+    switch = next(rule for rule in rules if rule["alert"] == "LabTestSwitch")
+    assert switch["expr"] == "cdc_lab_test_switch == 1"
+    assert switch["labels"]["test"] == "true"
+
+
+def test_alertmanager_route_tree_by_severity():
+    config = render("alertmanager", "alertmanager.yml.j2")
+    route = config["route"]
+    assert route["receiver"] == "default"
+    assert route["group_wait"] == "1s"
+    assert route["group_by"] == ["alertname"]
+    assert [(r["matchers"], r["receiver"]) for r in route["routes"]] == [
+        (['severity="critical"'], "critical"),
+        (['severity="warning"'], "warning"),
+    ]
+    assert config["inhibit_rules"] == [
+        {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["alertname"]}
+    ]
+    urls = {r["name"]: r["webhook_configs"][0]["url"] for r in config["receivers"]}
+    assert urls == {name: f"http://webhook-sink:8080/hook/{name}" for name in ("critical", "warning", "default")}
+    assert all(r["webhook_configs"][0]["send_resolved"] for r in config["receivers"])
+
+
+def test_alertmanager_custom_routes_render():
+    config = render(
+        "alertmanager",
+        "alertmanager.yml.j2",
+        alertmanager_severity_routes={"info": "default", "critical": "critical"},
+        alertmanager_group_by=["alertname", "service"],
+    )
+    assert [r["matchers"] for r in config["route"]["routes"]] == [['severity="critical"'], ['severity="info"']]
+    assert config["route"]["group_by"] == ["alertname", "service"]
