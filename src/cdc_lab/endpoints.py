@@ -23,6 +23,7 @@ DEFAULT_URLS: Mapping[str, str] = {
     "prometheus": "http://127.0.0.1:9090",
     "alertmanager": "http://127.0.0.1:9093",
     "webhook-sink": "http://127.0.0.1:9095",
+    "mysql": "mysql://127.0.0.1:3306",
 }
 
 

@@ -9,13 +9,20 @@ import requests
 PROBE_TIMEOUT_S = 1.0
 
 
-def probe_tcp(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None when something accepts TCP connections at host:port, else the reason it does not."""
+def probe_greeting(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """None when a server at host:port speaks first (as MySQL does with its handshake), else why not.
+
+    A bare TCP connect is not enough: Docker's port proxy accepts connections even when the server behind it is
+    down.
+    """
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            if not sock.recv(4):
+                return f"{host}:{port} closed the connection without a greeting"
             return None
     except OSError as exc:
-        return f"no TCP connection to {host}:{port} ({exc.strerror or exc})"
+        return f"no greeting from {host}:{port} ({exc.strerror or exc})"
 
 
 def probe_http(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:

@@ -7,13 +7,28 @@ any other skip of a lab test, is turned into a failure unless it is a declared s
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import os
+import uuid
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cdc_lab.alerting import AlertSession
 from cdc_lab.alertmanager import AlertmanagerClient
-from cdc_lab.endpoints import Endpoint, EndpointError, load_endpoints
+from cdc_lab.cdc import BinlogCapture
+from cdc_lab.endpoints import Endpoint, EndpointError, find_endpoints_file, load_endpoints
+from cdc_lab.mysql import (
+    APP_USER,
+    CDC_USER,
+    DATABASE,
+    Account,
+    CredentialsError,
+    connect,
+    credentials_dir,
+    read_account,
+)
 from cdc_lab.prometheus import PrometheusClient
 from cdc_lab.services import SERVICES
 from cdc_lab.sink_client import WebhookSinkClient
@@ -149,3 +164,78 @@ def alert_session(
     problems = session.close()
     if problems:
         pytest.fail("alert cleanup failed: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def mysql_endpoint(lab_endpoints: dict[str, Endpoint]) -> Endpoint:
+    """MySQL's endpoint, probed (the server's greeting); skips (fails in strict mode) when it does not answer."""
+    return require_service(lab_endpoints, "mysql")
+
+
+def _account(role: str, user: str) -> Account:
+    directory = credentials_dir(find_endpoints_file(os.environ, Path.cwd()))
+    try:
+        return read_account(directory, role, user)
+    except CredentialsError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mysql_app_account() -> Account:
+    """The application user (all privileges on the inventory database)."""
+    return _account("app", APP_USER)
+
+
+@pytest.fixture(scope="session")
+def mysql_cdc_account() -> Account:
+    """The CDC user (SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT)."""
+    return _account("cdc", CDC_USER)
+
+
+@pytest.fixture
+def mysql_connect(mysql_endpoint: Endpoint, mysql_app_account: Account) -> Generator[Callable[..., Any], None, None]:
+    """Open connections as the application user (autocommit unless asked); all are closed afterwards."""
+    opened: list[Any] = []
+
+    def open_connection(*, autocommit: bool = True) -> Any:
+        connection = connect(mysql_endpoint, mysql_app_account, autocommit=autocommit)
+        opened.append(connection)
+        return connection
+
+    yield open_connection
+    for connection in opened:
+        connection.close()
+
+
+@pytest.fixture
+def mysql_table(mysql_connect: Callable[..., Any]) -> Generator[Callable[[str, str], str], None, None]:
+    """Create tables with unique names in the inventory database; they are dropped afterwards, pass or fail.
+
+    Call it with a name hint and the column definitions; it returns the table's name.
+    """
+    admin = mysql_connect()
+    created: list[str] = []
+
+    def create(hint: str, columns: str) -> str:
+        name = f"t_{hint}_{uuid.uuid4().hex[:10]}"
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE `{DATABASE}`.`{name}` ({columns}) ENGINE=InnoDB")
+        created.append(name)
+        return name
+
+    yield create
+    with admin.cursor() as cursor:
+        for name in created:
+            cursor.execute(f"DROP TABLE IF EXISTS `{DATABASE}`.`{name}`")
+
+
+@pytest.fixture
+def binlog_capture(mysql_endpoint: Endpoint, mysql_cdc_account: Account) -> Callable[..., BinlogCapture]:
+    """Make binlog readers (as the CDC user) that start at the server's current position."""
+
+    def start(*tables: str) -> BinlogCapture:
+        return BinlogCapture.from_now(
+            mysql_endpoint, mysql_cdc_account, tables=list(tables) or None, schemas=[DATABASE]
+        )
+
+    return start

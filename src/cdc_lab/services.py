@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cdc_lab.endpoints import Endpoint, env_var_for
-from cdc_lab.probe import probe_http
+from cdc_lab.probe import probe_greeting, probe_http
 
 
 @dataclass(frozen=True)
@@ -35,5 +35,6 @@ SERVICES: dict[str, Service] = {
         Service("prometheus", "Prometheus", http_probe("/-/ready")),
         Service("alertmanager", "Alertmanager", http_probe("/-/ready")),
         Service("webhook-sink", "the lab's webhook sink", http_probe("/-/healthy")),
+        Service("mysql", "MySQL", lambda endpoint: probe_greeting(endpoint.host, endpoint.port)),
     )
 }

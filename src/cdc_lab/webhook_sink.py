@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -184,8 +186,13 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(list(argv) if argv is not None else None)
     server = make_server(args.host, args.port)
+    # As a container's PID 1 the process gets no default SIGTERM handler: stop promptly when Docker asks.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     print(f"webhook sink listening on {args.host}:{args.port}", flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ def test_defaults_pass():
             "alertmanager_severity_routes routes severity 'page' to receiver 'critical': unknown severity",
         ),
         ("alertmanager_group_wait=soon", "alertmanager_group_wait must be a duration"),
+        ("mysql_image_source=percona", "mysql_image_source"),
+        ("mysql_server_id=1", "mysql_server_id must be 2..4294967295 (got 1)"),
+        ("mysql_port=9093", "Two services publish the same port: alertmanager_port, mysql_port"),
     ],
 )
 def test_bad_value_fails_naming_the_variable(extra_var, named):
