@@ -24,6 +24,9 @@ DEFAULT_URLS: Mapping[str, str] = {
     "alertmanager": "http://127.0.0.1:9093",
     "webhook-sink": "http://127.0.0.1:9095",
     "mysql": "mysql://127.0.0.1:3306",
+    "spark": "sc://127.0.0.1:15002",
+    "spark-master-ui": "http://127.0.0.1:8080",
+    "spark-app-ui": "http://127.0.0.1:4040",
 }
 
 
@@ -97,3 +100,17 @@ def load_endpoints(environ: Mapping[str, str] | None = None, start: Path | None 
         if override:
             endpoints[name] = Endpoint.from_url(name, override, env_var_for(name))
     return endpoints
+
+
+def load_features(environ: Mapping[str, str] | None = None, start: Path | None = None) -> dict[str, dict[str, object]]:
+    """What the running lab can do beyond its services (e.g. ``spark_delta``: available, reason)."""
+    env = os.environ if environ is None else environ
+    path = find_endpoints_file(env, start or Path.cwd())
+    if path is None or not path.is_file():
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise EndpointError(f"{path} is not valid JSON ({exc}); re-run `make lab` to rewrite it") from exc
+    features = document.get("features", {}) if isinstance(document, dict) else {}
+    return features if isinstance(features, dict) else {}

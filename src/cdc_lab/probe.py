@@ -25,6 +25,20 @@ def probe_greeting(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> st
         return f"no greeting from {host}:{port} ({exc.strerror or exc})"
 
 
+def probe_grpc(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """None when a gRPC server (e.g. Spark Connect) completes the HTTP/2 handshake at host:port, else why not."""
+    import grpc  # Spark Connect's own transport; imported here so the other probes do not need it
+
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        return None
+    except grpc.FutureTimeoutError:
+        return f"no gRPC server answered at {host}:{port} within {timeout:g} s"
+    finally:
+        channel.close()
+
+
 def probe_http(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     """None when GET url answers 2xx within the timeout, else the reason it did not."""
     try:

@@ -18,7 +18,8 @@ import pytest
 from cdc_lab.alerting import AlertSession
 from cdc_lab.alertmanager import AlertmanagerClient
 from cdc_lab.cdc import BinlogCapture
-from cdc_lab.endpoints import Endpoint, EndpointError, find_endpoints_file, load_endpoints
+from cdc_lab.delta_engines import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
+from cdc_lab.endpoints import Endpoint, EndpointError, find_endpoints_file, load_endpoints, load_features
 from cdc_lab.mysql import (
     APP_USER,
     CDC_USER,
@@ -32,7 +33,7 @@ from cdc_lab.mysql import (
 from cdc_lab.prometheus import PrometheusClient
 from cdc_lab.services import SERVICES
 from cdc_lab.sink_client import WebhookSinkClient
-from cdc_lab.strict import is_declared_skip, strict_from_env
+from cdc_lab.strict import DELTA_JARS_UNAVAILABLE, is_declared_skip, strict_from_env
 
 MARKERS: dict[str, str] = {
     "unit": "needs no lab service",
@@ -239,3 +240,82 @@ def binlog_capture(mysql_endpoint: Endpoint, mysql_cdc_account: Account) -> Call
         )
 
     return start
+
+
+SPARK_DELTA_MOUNT = "/data/delta"
+_spark_sessions: dict[str, Any] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for spark_session in _spark_sessions.values():
+        spark_session.stop()
+    _spark_sessions.clear()
+
+
+@pytest.fixture
+def spark_endpoint(lab_endpoints: dict[str, Endpoint]) -> Endpoint:
+    """Spark Connect's endpoint, probed (gRPC handshake); skips (fails in strict mode) when it does not answer."""
+    return require_service(lab_endpoints, "spark")
+
+
+@pytest.fixture
+def spark(spark_endpoint: Endpoint) -> Any:
+    """A Spark Connect session on the lab's Spark (one per test process, stopped at the end of the run)."""
+    session = _spark_sessions.get(spark_endpoint.url)
+    if session is None:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.remote(spark_endpoint.url).getOrCreate()
+        _spark_sessions[spark_endpoint.url] = session
+    return session
+
+
+@pytest.fixture(scope="session")
+def lab_features() -> dict[str, dict[str, Any]]:
+    """What the running lab can do beyond its services (from .lab/endpoints.json)."""
+    try:
+        return load_features()
+    except EndpointError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def spark_delta(spark: Any, lab_features: dict[str, dict[str, Any]]) -> Any:
+    """The Spark session, when Spark has Delta Lake; otherwise the declared skip, with the lab's reason."""
+    feature = lab_features.get("spark_delta", {})
+    if not feature.get("available"):
+        reason = str(feature.get("reason") or "the lab did not report Delta on Spark")
+        pytest.skip(reason if reason.startswith(DELTA_JARS_UNAVAILABLE) else f"{DELTA_JARS_UNAVAILABLE}: {reason}")
+    return spark
+
+
+@pytest.fixture(scope="session")
+def delta_root() -> Path:
+    """The host directory behind the lab's Delta volume (.lab/delta)."""
+    endpoints_file = find_endpoints_file(os.environ, Path.cwd())
+    root = (endpoints_file.parent if endpoints_file else Path.cwd() / ".lab") / "delta"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def delta_table(delta_root: Path) -> Generator[Callable[[str], DeltaPath], None, None]:
+    """Unique Delta table paths (host and container views); each is removed afterwards, pass or fail."""
+    made: list[DeltaPath] = []
+
+    def make(hint: str) -> DeltaPath:
+        path = DeltaPath.unique(delta_root, SPARK_DELTA_MOUNT, hint)
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        path.remove()
+
+
+@pytest.fixture(params=["delta-rs", pytest.param("spark", marks=pytest.mark.spark)])
+def delta_engine(request: pytest.FixtureRequest) -> DeltaEngine:
+    """Each Delta engine the lab has: delta-rs always, Delta on Spark when its jars are there."""
+    if request.param == "spark":
+        return SparkDeltaEngine(request.getfixturevalue("spark_delta"))
+    return DeltaRsEngine()

@@ -13,6 +13,7 @@ import yaml
 
 from cdc_lab.cdc import BinlogCapture
 from cdc_lab.mysql import CDC_USER, connect
+from tests.conftest import PROJECT_DIR
 
 pytestmark = [pytest.mark.mysql, pytest.mark.cdc]
 
@@ -23,7 +24,7 @@ PRIVILEGE_ALIASES = {"BINLOG MONITOR": "REPLICATION CLIENT", "REPLICATION REPLIC
 
 
 def configured(name):
-    return yaml.safe_load(open("group_vars/all/mysql.yml"))[name]
+    return yaml.safe_load((PROJECT_DIR / "group_vars" / "all" / "mysql.yml").read_text())[name]
 
 
 def server_variables(connection):

@@ -1,0 +1,93 @@
+"""Spark in the live lab: Spark Connect sessions, jobs on the standalone worker's executors, the shared Delta
+volume, and whether Delta Lake on Spark is what the lab says it is."""
+
+import threading
+
+import pyarrow.parquet as pq
+import pyspark
+import pytest
+import requests
+import yaml
+
+from cdc_lab.wait import wait_until
+
+pytestmark = pytest.mark.spark
+
+
+def executors(app_ui_url):
+    (app,) = requests.get(f"{app_ui_url}/api/v1/applications", timeout=5).json()
+    return requests.get(f"{app_ui_url}/api/v1/applications/{app['id']}/executors", timeout=5).json()
+
+
+def test_connect_session_opens_and_matches_the_client_version(spark):
+    assert spark.version == pyspark.__version__
+    assert spark.range(3).count() == 3
+
+
+def test_job_runs_on_a_worker_executor_not_in_local_mode(spark, lab_endpoints):
+    assert spark.conf.get("spark.master") == "spark://spark-master:7077"
+    app_ui = lab_endpoints["spark-app-ui"].url
+
+    def worker_tasks():
+        return sum(e["totalTasks"] for e in executors(app_ui) if e["id"] != "driver")
+
+    before = worker_tasks()
+    total = spark.range(0, 10_000, numPartitions=4).selectExpr("sum(id) AS total").collect()[0].total
+    assert total == sum(range(10_000))
+    after = wait_until(lambda: worker_tasks() >= before + 4 and worker_tasks(), timeout=10, what="executor tasks")
+    assert after >= before + 4
+    hosts = {e["hostPort"].split(":")[0] for e in executors(app_ui) if e["id"] != "driver"}
+    assert hosts
+    assert all(host.startswith("spark-worker-") for host in hosts)
+
+
+def test_master_lists_every_worker_alive_and_the_connect_application(lab_endpoints, project_dir):
+    state = requests.get(f"{lab_endpoints['spark-master-ui'].url}/json/", timeout=5).json()
+    expected_workers = yaml.safe_load((project_dir / "group_vars" / "all" / "spark.yml").read_text())["spark_workers"]
+    assert [w["state"] for w in state["workers"] if w["state"] == "ALIVE"] == ["ALIVE"] * expected_workers
+    assert [app["name"] for app in state["activeapps"]] == ["cdc-lab Spark Connect"]
+
+
+def test_spark_and_the_host_share_the_delta_volume(spark, delta_table):
+    table = delta_table("shared_volume")
+    spark.range(0, 100).selectExpr("id", "id * 2 AS doubled").write.parquet(table.container)
+    host_rows = pq.read_table(table.host).to_pylist()
+    assert sorted(row["id"] for row in host_rows) == list(range(100))
+    assert all(row["doubled"] == 2 * row["id"] for row in host_rows)
+
+
+def test_delta_on_spark_is_what_the_lab_reports(spark, lab_features, delta_table):
+    table = delta_table("delta_probe")
+    feature = lab_features["spark_delta"]
+    if feature["available"]:
+        spark.range(5).write.format("delta").save(table.container)
+        assert (table.host / "_delta_log").is_dir()
+        assert spark.read.format("delta").load(table.container).count() == 5
+    else:
+        assert feature["reason"].startswith("Delta jars unavailable")
+        with pytest.raises(Exception, match="DATA_SOURCE_NOT_FOUND"):
+            spark.range(5).write.format("delta").save(table.container)
+
+
+def test_four_concurrent_sessions_run_jobs_side_by_side(spark_endpoint):
+    from pyspark.sql import SparkSession
+
+    results, errors = {}, []
+
+    def run(index):
+        try:
+            session = SparkSession.builder.remote(spark_endpoint.url).create()
+            try:
+                results[index] = session.range(0, 1000 * (index + 1)).count()
+            finally:
+                session.stop()
+        except Exception as exc:  # collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert results == {i: 1000 * (i + 1) for i in range(4)}
