@@ -13,6 +13,8 @@ PLAYBOOK := $(BIN)/ansible-playbook
 ANSIBLE_ARGS ?=
 # Extra arguments for pytest in `make test`, e.g. `make test PYTEST_ARGS="-m alertmanager"`.
 PYTEST_ARGS ?=
+# Extra arguments for `make bench`, e.g. `make bench BENCH_ARGS="--runs 9"`.
+BENCH_ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 
@@ -60,6 +62,9 @@ lint: $(STAMP) ## ansible-lint (production profile), yamllint, ruff.
 	$(BIN)/yamllint -s .
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+bench: $(STAMP) ## Measure the live lab against the spec's targets (medians); writes .lab/reports/bench.json.
+	$(BIN)/python -m cdc_lab.bench $(BENCH_ARGS)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the venv's uv).
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \

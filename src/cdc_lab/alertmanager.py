@@ -8,6 +8,8 @@ from typing import Any
 
 import requests
 
+from cdc_lab.probe import answers_ok
+
 DEFAULT_TIMEOUT_S = 5.0
 
 
@@ -40,16 +42,10 @@ class AlertmanagerClient:
         return response
 
     def ready(self) -> bool:
-        try:
-            return self.session.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code == 200
-        except requests.RequestException:
-            return False
+        return answers_ok(self.session, f"{self.base_url}/-/ready", self.timeout)
 
     def healthy(self) -> bool:
-        try:
-            return self.session.get(f"{self.base_url}/-/healthy", timeout=self.timeout).status_code == 200
-        except requests.RequestException:
-            return False
+        return answers_ok(self.session, f"{self.base_url}/-/healthy", self.timeout)
 
     def status(self) -> dict[str, Any]:
         """Cluster, version and the loaded configuration (``config.original``)."""

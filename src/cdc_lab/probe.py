@@ -48,3 +48,11 @@ def probe_http(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     if not response.ok:
         return f"GET {url} answered {response.status_code}"
     return None
+
+
+def answers_ok(session: requests.Session, url: str, timeout: float) -> bool:
+    """Whether GET url answers 200 within the timeout (a health endpoint such as /-/ready)."""
+    try:
+        return session.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False

@@ -8,6 +8,8 @@ from typing import Any
 import requests
 import yaml
 
+from cdc_lab.probe import answers_ok
+
 DEFAULT_TIMEOUT_S = 5.0
 
 
@@ -33,10 +35,7 @@ class PrometheusClient:
 
     def ready(self) -> bool:
         """Whether /-/ready answers 200."""
-        try:
-            return self.session.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code == 200
-        except requests.RequestException:
-            return False
+        return answers_ok(self.session, f"{self.base_url}/-/ready", self.timeout)
 
     def loaded_config(self) -> dict[str, Any]:
         """The configuration Prometheus is running with, parsed."""

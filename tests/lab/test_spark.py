@@ -14,9 +14,17 @@ from cdc_lab.wait import wait_until
 pytestmark = pytest.mark.spark
 
 
+UI_TIMEOUT_S = 15  # the driver's UI answers slowly while the 2-core machine runs the whole suite
+
+
 def executors(app_ui_url):
-    (app,) = requests.get(f"{app_ui_url}/api/v1/applications", timeout=5).json()
-    return requests.get(f"{app_ui_url}/api/v1/applications/{app['id']}/executors", timeout=5).json()
+    """The Connect application's executors, as its UI reports them (polled: the UI can lag behind)."""
+
+    def fetch():
+        (app,) = requests.get(f"{app_ui_url}/api/v1/applications", timeout=UI_TIMEOUT_S).json()
+        return requests.get(f"{app_ui_url}/api/v1/applications/{app['id']}/executors", timeout=UI_TIMEOUT_S).json()
+
+    return wait_until(fetch, timeout=60, interval=0.5, what="the Spark application UI's executor list")
 
 
 def test_connect_session_opens_and_matches_the_client_version(spark):
@@ -34,7 +42,9 @@ def test_job_runs_on_a_worker_executor_not_in_local_mode(spark, lab_endpoints):
     before = worker_tasks()
     total = spark.range(0, 10_000, numPartitions=4).selectExpr("sum(id) AS total").collect()[0].total
     assert total == sum(range(10_000))
-    after = wait_until(lambda: worker_tasks() >= before + 4 and worker_tasks(), timeout=10, what="executor tasks")
+    after = wait_until(
+        lambda: (tasks := worker_tasks()) >= before + 4 and tasks, timeout=60, interval=0.5, what="executor tasks"
+    )
     assert after >= before + 4
     hosts = {e["hostPort"].split(":")[0] for e in executors(app_ui) if e["id"] != "driver"}
     assert hosts
@@ -42,7 +52,7 @@ def test_job_runs_on_a_worker_executor_not_in_local_mode(spark, lab_endpoints):
 
 
 def test_master_lists_every_worker_alive_and_the_connect_application(lab_endpoints, project_dir):
-    state = requests.get(f"{lab_endpoints['spark-master-ui'].url}/json/", timeout=5).json()
+    state = requests.get(f"{lab_endpoints['spark-master-ui'].url}/json/", timeout=UI_TIMEOUT_S).json()
     expected_workers = yaml.safe_load((project_dir / "group_vars" / "all" / "spark.yml").read_text())["spark_workers"]
     assert [w["state"] for w in state["workers"] if w["state"] == "ALIVE"] == ["ALIVE"] * expected_workers
     assert [app["name"] for app in state["activeapps"]] == ["cdc-lab Spark Connect"]

@@ -1,0 +1,230 @@
+"""`make bench`: the lab's performance against the spec's targets, as medians over several runs.
+
+Each figure is measured ``--runs`` times against the live lab; the table shows median, min and max beside the
+target, and the same lands in ``.lab/reports/bench.json``. These machines are shared and noisy: read the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cdc_lab.endpoints import Endpoint, find_endpoints_file, load_endpoints, load_features
+from cdc_lab.mysql import APP_USER, CDC_USER, DATABASE, connect, credentials_dir, read_account
+
+DELTA_ROWS = 1000
+CDC_ROWS = 150
+LATENCY_REQUESTS = 200
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    samples: list[float]
+    target: float | None
+    target_text: str
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def meets_target(self) -> bool | None:
+        return None if self.target is None else self.median < self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(median=self.median, min=min(self.samples), max=max(self.samples), meets_target=self.meets_target)
+        return data
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def spark_session_start(endpoint: Endpoint, runs: int) -> Figure:
+    from pyspark.sql import SparkSession
+
+    def open_and_use() -> None:
+        session = SparkSession.builder.remote(endpoint.url).create()
+        try:
+            session.range(1).count()
+        finally:
+            session.stop()
+
+    return Figure(
+        "Spark Connect session start + first query",
+        "s",
+        [timed(open_and_use) for _ in range(runs)],
+        10.0,
+        "< 10 s (NFR-001)",
+    )
+
+
+def delta_write_rs(root: Path, runs: int) -> Figure:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    data = pa.table({"id": list(range(DELTA_ROWS)), "name": [f"row-{i}" for i in range(DELTA_ROWS)]})
+    samples = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=root) as directory:
+            samples.append(timed(lambda d=directory: write_deltalake(d, data, mode="overwrite")))
+    return Figure(f"{DELTA_ROWS}-row Delta write, delta-rs", "s", samples, 5.0, "< 5 s (NFR-002)")
+
+
+def delta_write_spark(endpoint: Endpoint, root: Path, runs: int) -> Figure:
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(endpoint.url).create()
+    samples = []
+    names = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(runs)]
+    try:
+        frame = session.range(DELTA_ROWS).selectExpr("id", "concat('row-', id) AS name")
+        for name in names:
+            samples.append(timed(lambda n=name: frame.write.format("delta").save(f"/data/delta/{n}")))
+    finally:
+        session.stop()
+        for name in names:
+            shutil.rmtree(root / name, ignore_errors=True)
+    return Figure(f"{DELTA_ROWS}-row Delta write, Spark", "s", samples, 5.0, "< 5 s (NFR-002)")
+
+
+def alertmanager_latency(endpoint: Endpoint) -> list[Figure]:
+    session = requests.Session()
+    samples = []
+    for _ in range(LATENCY_REQUESTS):
+        start = time.perf_counter()
+        session.get(f"{endpoint.url}/api/v2/alerts", timeout=5).raise_for_status()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    p99 = samples[int(0.99 * (len(samples) - 1))]
+    return [
+        Figure(
+            f"Alertmanager GET /api/v2/alerts p50 ({LATENCY_REQUESTS} requests)",
+            "ms",
+            samples,
+            500.0,
+            "< 500 ms (NFR-003)",
+        ),
+        Figure(
+            f"Alertmanager GET /api/v2/alerts p99 ({LATENCY_REQUESTS} requests)",
+            "ms",
+            [p99],
+            500.0,
+            "< 500 ms (NFR-003)",
+        ),
+    ]
+
+
+def mysql_cdc_capture(endpoint: Endpoint, runs: int) -> Figure:
+    from cdc_lab.cdc import BinlogCapture
+
+    directory = credentials_dir(find_endpoints_file_or_default())
+    app, cdc = read_account(directory, "app", APP_USER), read_account(directory, "cdc", CDC_USER)
+    connection = connect(endpoint, app, autocommit=False)
+    table = f"bench_{uuid.uuid4().hex[:10]}"
+    samples = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE `{DATABASE}`.`{table}` (id INT PRIMARY KEY, v VARCHAR(32))")
+        for run in range(runs):
+            capture = BinlogCapture.from_now(endpoint, cdc, tables=[table], schemas=[DATABASE])
+            rows = [(run * 1000 + i, f"value-{i}") for i in range(CDC_ROWS)]
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO `{DATABASE}`.`{table}` VALUES (%s, %s)", rows)
+            connection.commit()
+            committed = time.perf_counter()
+            capture.read_until(lambda events: len(events) >= CDC_ROWS, timeout=60, interval=0.02)
+            samples.append(time.perf_counter() - committed)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS `{DATABASE}`.`{table}`")
+        connection.close()
+    return Figure(f"MySQL CDC: commit of {CDC_ROWS} rows to all captured", "s", samples, None, "(no spec target)")
+
+
+def container_memory() -> Figure:
+    output = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", "--filter", "label=cdc-lab.lab"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    total = sum(_bytes(line.split("/")[0].strip()) for line in output.splitlines() if line.strip())
+    return Figure("memory in use by all lab containers", "MiB", [total / 2**20], 4096.0, "< 4 GiB (SC-008)")
+
+
+def _bytes(text: str) -> float:
+    units = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    return float(text)
+
+
+def find_endpoints_file_or_default() -> Path | None:
+    return find_endpoints_file(os.environ, Path.cwd())
+
+
+def render(figures: list[Figure]) -> str:
+    header = f"{'figure':<58} {'median':>10} {'min':>10} {'max':>10}  target"
+    lines = [header, "-" * len(header)]
+    for figure in figures:
+        verdict = {True: "met", False: "MISSED", None: ""}[figure.meets_target]
+        lines.append(
+            f"{figure.name:<58} {figure.median:>8.3g}{figure.unit:>2} {min(figure.samples):>8.3g}{figure.unit:>2} "
+            f"{max(figure.samples):>8.3g}{figure.unit:>2}  {figure.target_text} {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is reported)")
+    parser.add_argument("--output", type=Path, default=Path(".lab/reports/bench.json"))
+    args = parser.parse_args(argv)
+    endpoints = load_endpoints()
+    features = load_features()
+    root = (find_endpoints_file_or_default() or Path(".lab/endpoints.json")).parent / "delta"
+    root.mkdir(parents=True, exist_ok=True)
+
+    figures = [spark_session_start(endpoints["spark"], args.runs), delta_write_rs(root, args.runs)]
+    skipped = []
+    if features.get("spark_delta", {}).get("available"):
+        figures.append(delta_write_spark(endpoints["spark"], root, args.runs))
+    else:
+        skipped.append(f"{DELTA_ROWS}-row Delta write, Spark: {features.get('spark_delta', {}).get('reason', '')}")
+    figures += alertmanager_latency(endpoints["alertmanager"])
+    figures.append(mysql_cdc_capture(endpoints["mysql"], args.runs))
+    figures.append(container_memory())
+
+    print(render(figures))
+    for line in skipped:
+        print(f"not measured: {line}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps({"runs": args.runs, "figures": [f.as_dict() for f in figures], "not_measured": skipped}, indent=2)
+    )
+    print(f"written: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
