@@ -161,8 +161,11 @@ def mysql_cdc_capture(endpoint: Endpoint, runs: int) -> Figure:
 
 
 def container_memory() -> Figure:
+    containers = subprocess.run(
+        ["docker", "ps", "-q", "--filter", "label=cdc-lab.lab"], capture_output=True, text=True, check=True
+    ).stdout.split()
     output = subprocess.run(
-        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", "--filter", "label=cdc-lab.lab"],
+        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", *containers],
         capture_output=True,
         text=True,
         check=True,
@@ -189,8 +192,8 @@ def render(figures: list[Figure]) -> str:
     for figure in figures:
         verdict = {True: "met", False: "MISSED", None: ""}[figure.meets_target]
         lines.append(
-            f"{figure.name:<58} {figure.median:>8.3g}{figure.unit:>2} {min(figure.samples):>8.3g}{figure.unit:>2} "
-            f"{max(figure.samples):>8.3g}{figure.unit:>2}  {figure.target_text} {verdict}"
+            f"{figure.name:<58} {figure.median:>8.4g}{figure.unit:>2} {min(figure.samples):>8.4g}{figure.unit:>2} "
+            f"{max(figure.samples):>8.4g}{figure.unit:>2}  {figure.target_text} {verdict}"
         )
     return "\n".join(lines)
 
