@@ -29,6 +29,10 @@ def probe_grpc(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | 
     """None when a gRPC server (e.g. Spark Connect) completes the HTTP/2 handshake at host:port, else why not."""
     import grpc  # Spark Connect's own transport; imported here so the other probes do not need it
 
+    try:  # a refused connection answers at once; gRPC's readiness wait would take the whole timeout
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"no TCP connection to {host}:{port} ({exc.strerror or exc})"
     channel = grpc.insecure_channel(f"{host}:{port}")
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)

@@ -9,6 +9,7 @@ import pytest
 import requests
 import yaml
 
+from cdc_lab.pytest_plugin import require_service
 from cdc_lab.wait import wait_until
 
 pytestmark = pytest.mark.spark
@@ -52,7 +53,8 @@ def test_job_runs_on_a_worker_executor_not_in_local_mode(spark, lab_endpoints):
 
 
 def test_master_lists_every_worker_alive_and_the_connect_application(lab_endpoints, project_dir):
-    state = requests.get(f"{lab_endpoints['spark-master-ui'].url}/json/", timeout=UI_TIMEOUT_S).json()
+    master_ui = require_service(lab_endpoints, "spark-master-ui")
+    state = requests.get(f"{master_ui.url}/json/", timeout=UI_TIMEOUT_S).json()
     expected_workers = yaml.safe_load((project_dir / "group_vars" / "all" / "spark.yml").read_text())["spark_workers"]
     assert [w["state"] for w in state["workers"] if w["state"] == "ALIVE"] == ["ALIVE"] * expected_workers
     assert [app["name"] for app in state["activeapps"]] == ["cdc-lab Spark Connect"]
