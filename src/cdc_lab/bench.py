@@ -1,7 +1,11 @@
 """`make bench`: the lab's performance against the spec's targets, as medians over several runs.
 
-Each figure is measured ``--runs`` times against the live lab; the table shows median, min and max beside the
-target, and the same lands in ``.lab/reports/bench.json``. These machines are shared and noisy: read the medians.
+Quick figures (Spark session start, Delta writes, Alertmanager latency, CDC capture) are measured ``--runs`` times
+against the live lab. Lab cycles (``--cycles``, 0 to leave out) take the lab down and time `make lab` with cached
+images, the no-op re-run and `make verify`, sampling the containers' memory during the suite. ``--cold`` also
+removes the lab's images first and reports the time of each image build. The table shows median, min and max
+beside each target; the same lands in ``.lab/reports/bench.json``. These machines are shared and noisy: read the
+medians.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -157,21 +163,99 @@ def mysql_cdc_capture(endpoint: Endpoint, runs: int) -> Figure:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS `{DATABASE}`.`{table}`")
         connection.close()
-    return Figure(f"MySQL CDC: commit of {CDC_ROWS} rows to all captured", "s", samples, None, "(no spec target)")
+    return Figure(
+        f"MySQL CDC: commit of {CDC_ROWS} rows to all captured", "s", samples, 10.0, "< 10 s (the CDC tests' bound)"
+    )
 
 
-def container_memory() -> Figure:
+def memory_in_use_mib() -> float:
+    """Memory in use by all the lab's containers now, in MiB (docker stats)."""
     containers = subprocess.run(
         ["docker", "ps", "-q", "--filter", "label=cdc-lab.lab"], capture_output=True, text=True, check=True
     ).stdout.split()
+    if not containers:
+        return 0.0
     output = subprocess.run(
         ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", *containers],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    total = sum(_bytes(line.split("/")[0].strip()) for line in output.splitlines() if line.strip())
-    return Figure("memory in use by all lab containers", "MiB", [total / 2**20], 4096.0, "< 4 GiB (SC-008)")
+    return sum(_bytes(line.split("/")[0].strip()) for line in output.splitlines() if line.strip()) / 2**20
+
+
+def container_memory() -> Figure:
+    return Figure("memory in use by all lab containers", "MiB", [memory_in_use_mib()], 4096.0, "< 4 GiB (SC-008)")
+
+
+def make(target: str, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run `make <target>` in the project; return its wall time and output; raise if it fails."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        ["make", target], capture_output=True, text=True, env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"make {target} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+        )
+    return elapsed, result.stdout
+
+
+def lab_cycles(cycles: int) -> list[Figure]:
+    """Time `make lab` from no containers (images cached), the no-op re-run and `make verify` (with memory peak)."""
+    up, noop, verify, peak, after = [], [], [], [], []
+    for _ in range(cycles):
+        make("down")
+        up.append(make("lab")[0])
+        noop.append(make("lab")[0])
+        samples: list[float] = []
+        done = threading.Event()
+
+        def sample(store: list[float] = samples, stop: threading.Event = done) -> None:
+            while not stop.wait(2.0):
+                store.append(memory_in_use_mib())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            verify.append(make("verify")[0])
+        finally:
+            done.set()
+            sampler.join(timeout=30)
+        peak.append(max(samples, default=0.0))
+        after.append(memory_in_use_mib())
+    return [
+        Figure("make lab: images cached, no containers", "s", up, 120.0, "< 2 min (SC-007)"),
+        Figure("make lab: no-op re-run (changed=0)", "s", noop, 120.0, "< 2 min (SC-007)"),
+        Figure("make verify: whole suite, 4 workers, strict", "s", verify, 300.0, "< 5 min (SC-001)"),
+        Figure("memory in use during the suite (peak)", "MiB", peak, 4096.0, "< 4 GiB (SC-008)"),
+        Figure("memory in use after the suite", "MiB", after, 4096.0, "< 4 GiB (SC-008)"),
+    ]
+
+
+BUILD_LINE = re.compile(r"Build the image \(only when its inputs changed\) (\S+?):\S+ -+ ([0-9.]+)s")
+DEBOOTSTRAP_LINE = re.compile(r"Debootstrap a minimal rootfs and import it for suite (\S+) -+ ([0-9.]+)s")
+
+
+def cold_start() -> list[Figure]:
+    """Remove the lab's images, take it down, and time `make lab` from nothing, image by image."""
+    make("down")
+    images = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    lab_images = [image for image in images if image.startswith("cdc-lab/")]
+    if lab_images:
+        subprocess.run(["docker", "rmi", "-f", *lab_images], capture_output=True, check=True)
+    elapsed, output = make("lab", {"ANSIBLE_CALLBACK_PROFILE_TASKS_TASK_OUTPUT_LIMIT": "200"})
+    figures = [Figure("make lab from nothing (all images built)", "s", [elapsed], None, "(first run only; no target)")]
+    for suite, seconds in DEBOOTSTRAP_LINE.findall(output):
+        figures.append(
+            Figure(f"  base image {suite} (debootstrap + import)", "s", [float(seconds)], None, "(part of the above)")
+        )
+    for image, seconds in BUILD_LINE.findall(output):
+        figures.append(Figure(f"  image build {image}", "s", [float(seconds)], None, "(part of the above)"))
+    return figures
 
 
 def _bytes(text: str) -> float:
@@ -187,13 +271,13 @@ def find_endpoints_file_or_default() -> Path | None:
 
 
 def render(figures: list[Figure]) -> str:
-    header = f"{'figure':<58} {'median':>10} {'min':>10} {'max':>10}  target"
+    header = f"{'figure':<58} {'median':>10} {'min':>10} {'max':>10}  target (runs)"
     lines = [header, "-" * len(header)]
     for figure in figures:
         verdict = {True: "met", False: "MISSED", None: ""}[figure.meets_target]
         lines.append(
             f"{figure.name:<58} {figure.median:>8.4g}{figure.unit:>2} {min(figure.samples):>8.4g}{figure.unit:>2} "
-            f"{max(figure.samples):>8.4g}{figure.unit:>2}  {figure.target_text} {verdict}"
+            f"{max(figure.samples):>8.4g}{figure.unit:>2}  {figure.target_text} {verdict} ({len(figure.samples)})"
         )
     return "\n".join(lines)
 
@@ -201,6 +285,8 @@ def render(figures: list[Figure]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is reported)")
+    parser.add_argument("--cycles", type=int, default=3, help="lab cycles (make down, lab, lab, verify); 0 skips them")
+    parser.add_argument("--cold", action="store_true", help="also time a cold start: remove the lab's images first")
     parser.add_argument("--output", type=Path, default=Path(".lab/reports/bench.json"))
     args = parser.parse_args(argv)
     endpoints = load_endpoints()
@@ -217,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     figures += alertmanager_latency(endpoints["alertmanager"])
     figures.append(mysql_cdc_capture(endpoints["mysql"], args.runs))
     figures.append(container_memory())
+    if args.cycles > 0:
+        figures += lab_cycles(args.cycles)
+    if args.cold:
+        figures += cold_start()
 
     print(render(figures))
     for line in skipped:
