@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,15 @@ VENV_BIN = Path(sys.executable).parent
 @pytest.fixture(scope="session")
 def project_dir() -> Path:
     return PROJECT_DIR
+
+
+def run_concurrently(work: Callable[[int], object], count: int, timeout: float = 120) -> list[object]:
+    """Run work(0) .. work(count - 1) in parallel threads; return their results in order.
+
+    The first exception a worker raised is raised here, so a failing worker fails the test with its own error.
+    """
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(work, range(count), timeout=timeout))
 
 
 def run_playbook(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

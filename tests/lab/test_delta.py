@@ -2,11 +2,10 @@
 Spark when its jars are available (otherwise that engine's run is the declared skip). Cross-engine tests check that
 each engine reads what the other wrote, change feed included."""
 
-import threading
-
 import pytest
 
 from cdc_lab.delta_engines import CHANGE_TYPE, COMMIT_VERSION, DeltaRsEngine, SparkDeltaEngine
+from tests.conftest import run_concurrently
 
 pytestmark = pytest.mark.delta
 
@@ -107,22 +106,13 @@ def test_time_travel_to_an_earlier_version(delta_engine, delta_table):
 
 def test_four_concurrent_writers_on_their_own_tables_do_not_interfere(delta_engine, delta_table):
     tables = [delta_table(f"concurrent{i}") for i in range(4)]
-    errors = []
 
     def write(index):
-        try:
-            for batch in range(3):
-                rows = [{"id": index * 100 + batch * 10 + r, "name": f"w{index}", "qty": batch} for r in range(10)]
-                delta_engine.write(tables[index], rows, SCHEMA)
-        except Exception as exc:  # collected and reported below
-            errors.append(exc)
+        for batch in range(3):
+            rows = [{"id": index * 100 + batch * 10 + r, "name": f"w{index}", "qty": batch} for r in range(10)]
+            delta_engine.write(tables[index], rows, SCHEMA)
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    run_concurrently(write, 4)
     for index, table in enumerate(tables):
         rows = delta_engine.read(table)
         assert len(rows) == 30

@@ -13,7 +13,7 @@ import yaml
 
 from cdc_lab.cdc import BinlogCapture
 from cdc_lab.mysql import CDC_USER, connect
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, run_concurrently
 
 pytestmark = [pytest.mark.mysql, pytest.mark.cdc]
 
@@ -225,11 +225,7 @@ def test_concurrent_writers_each_keep_their_transaction_together(mysql_connect, 
             execute(connections[index], f"INSERT INTO {table} VALUES ({index * 100 + row}, 'w{index}', NULL, 0)")
         connections[index].commit()
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_concurrently(write, writers, timeout=30)
     events = capture.read_until(lambda events: len(events) >= writers * 5, timeout=CAPTURE_BOUND_S)
     runs = [events[i : i + 5] for i in range(0, len(events), 5)]
     for run in runs:

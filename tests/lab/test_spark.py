@@ -1,8 +1,6 @@
 """Spark in the live lab: Spark Connect sessions, jobs on the standalone worker's executors, the shared Delta
 volume, and whether Delta Lake on Spark is what the lab says it is."""
 
-import threading
-
 import pyarrow.parquet as pq
 import pyspark
 import pytest
@@ -11,6 +9,7 @@ import yaml
 
 from cdc_lab.pytest_plugin import require_service
 from cdc_lab.wait import wait_until
+from tests.conftest import run_concurrently
 
 pytestmark = pytest.mark.spark
 
@@ -84,22 +83,11 @@ def test_delta_on_spark_is_what_the_lab_reports(spark, lab_features, delta_table
 def test_four_concurrent_sessions_run_jobs_side_by_side(spark_endpoint):
     from pyspark.sql import SparkSession
 
-    results, errors = {}, []
-
     def run(index):
+        session = SparkSession.builder.remote(spark_endpoint.url).create()
         try:
-            session = SparkSession.builder.remote(spark_endpoint.url).create()
-            try:
-                results[index] = session.range(0, 1000 * (index + 1)).count()
-            finally:
-                session.stop()
-        except Exception as exc:  # collected and reported below
-            errors.append(exc)
+            return session.range(0, 1000 * (index + 1)).count()
+        finally:
+            session.stop()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    assert results == {i: 1000 * (i + 1) for i in range(4)}
+    assert run_concurrently(run, 4) == [1000 * (i + 1) for i in range(4)]
