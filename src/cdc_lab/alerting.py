@@ -25,6 +25,7 @@ class AlertSession:
     _fired: dict[tuple[tuple[str, str], ...], dict[str, Any]] = field(default_factory=dict)
     _silences: list[str] = field(default_factory=list)
     _names: set[str] = field(default_factory=set)
+    _switches: list[str] = field(default_factory=list)
 
     def new_name(self, hint: str) -> str:
         """A unique alertname for this test (so parallel tests never see each other's alerts)."""
@@ -66,12 +67,31 @@ class AlertSession:
         self.alertmanager.expire_silence(silence_id)
         self._silences.remove(silence_id)
 
+    def switch_on(self, hint: str) -> str:
+        """Turn on a new sink switch, so Prometheus fires LabTestSwitch{name=<switch>}; return its name.
+
+        ``close()`` turns it off again (Prometheus then resolves the alert at its next evaluation).
+        """
+        if self.sink is None:
+            raise ValueError("switches live in the webhook sink; make the session with one")
+        name = self.new_name(hint)
+        self._switches.append(name)
+        self.sink.set_switch(name, on=True)
+        return name
+
     def close(self) -> list[str]:
-        """Resolve what is still firing, expire what is still silencing, forget the sink's records.
+        """Turn switches off, resolve what is still firing, expire what is still silencing, forget the sink's records.
 
         Returns the problems met (cleanup goes on past each one); the caller decides whether they matter.
         """
         problems: list[str] = []
+        if self.sink is not None:
+            for name in list(self._switches):
+                try:
+                    self.sink.set_switch(name, on=False)
+                    self._switches.remove(name)
+                except requests.RequestException as exc:
+                    problems.append(f"turning off switch {name}: {exc}")
         if self._fired:
             try:
                 self.resolve(*self._fired.values())

@@ -28,6 +28,7 @@ from typing import Any
 
 import requests
 
+from cdc_lab.containers import memory_in_use
 from cdc_lab.endpoints import Endpoint, find_endpoints_file, load_endpoints, load_features
 from cdc_lab.mysql import APP_USER, CDC_USER, DATABASE, connect, credentials_dir, read_account
 
@@ -170,18 +171,7 @@ def mysql_cdc_capture(endpoint: Endpoint, runs: int) -> Figure:
 
 def memory_in_use_mib() -> float:
     """Memory in use by all the lab's containers now, in MiB (docker stats)."""
-    containers = subprocess.run(
-        ["docker", "ps", "-q", "--filter", "label=cdc-lab.lab"], capture_output=True, text=True, check=True
-    ).stdout.split()
-    if not containers:
-        return 0.0
-    output = subprocess.run(
-        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", *containers],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return sum(_bytes(line.split("/")[0].strip()) for line in output.splitlines() if line.strip()) / 2**20
+    return sum(memory_in_use().values()) / 2**20
 
 
 def container_memory() -> Figure:
@@ -256,14 +246,6 @@ def cold_start() -> list[Figure]:
     for image, seconds in BUILD_LINE.findall(output):
         figures.append(Figure(f"  image build {image}", "s", [float(seconds)], None, "(part of the above)"))
     return figures
-
-
-def _bytes(text: str) -> float:
-    units = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
-    for unit in sorted(units, key=len, reverse=True):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * units[unit]
-    return float(text)
 
 
 def find_endpoints_file_or_default() -> Path | None:

@@ -44,8 +44,18 @@ MARKERS: dict[str, str] = {
     "cdc": "reads MySQL's binlog (change data capture)",
     "spark": "needs Spark (standalone master, worker, Spark Connect)",
     "delta": "reads or writes Delta tables",
+    "chaos": "breaks the live lab on purpose and restores it (run one at a time by `make chaos`, never by default)",
 }
-SERVICE_MARKERS = frozenset(MARKERS) - {"unit", "lab"}
+SERVICE_MARKERS = frozenset(MARKERS) - {"unit", "lab", "chaos"}
+# The services a marker promises: a marked test is probed for each before it runs, and skipped (failed in strict
+# mode) with the service's reason when one does not answer, whatever fixtures it uses.
+MARKER_SERVICES: dict[str, tuple[str, ...]] = {
+    "prometheus": ("prometheus",),
+    "alertmanager": ("alertmanager",),
+    "mysql": ("mysql",),
+    "cdc": ("mysql",),
+    "spark": ("spark",),
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +65,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="fail, instead of skip, lab tests whose service is unavailable (also: CDC_LAB_STRICT=1)",
+    )
+    group.addoption(
+        "--lab-chaos",
+        action="store_true",
+        default=False,
+        help="also run the tests marked chaos, which break the live lab on purpose (see `make chaos`)",
     )
 
 
@@ -67,11 +83,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = {mark.name for mark in item.iter_markers()}
-        if names & SERVICE_MARKERS and "lab" not in names:
+        if names & (SERVICE_MARKERS | {"chaos"}) and "lab" not in names:
             item.add_marker(pytest.mark.lab)
+    if not config.getoption("--lab-chaos"):
+        chaos = [item for item in items if item.get_closest_marker("chaos") is not None]
+        if chaos:
+            config.hook.pytest_deselected(items=chaos)
+            items[:] = [item for item in items if item.get_closest_marker("chaos") is None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    services = {service for mark in item.iter_markers() for service in MARKER_SERVICES.get(mark.name, ())}
+    if services:
+        try:
+            endpoints = load_endpoints()
+        except EndpointError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        for name in sorted(services):
+            require_service(endpoints, name)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -225,7 +258,10 @@ def mysql_table(mysql_connect: Callable[..., Any]) -> Generator[Callable[[str, s
         return name
 
     yield create
-    with admin.cursor() as cursor:
+    if not created:
+        return
+    # A fresh connection: the test may have restarted the server or broken the first connection.
+    with mysql_connect().cursor() as cursor:
         for name in created:
             cursor.execute(f"DROP TABLE IF EXISTS `{DATABASE}`.`{name}`")
 

@@ -199,25 +199,21 @@ def test_prometheus_lists_alertmanager_as_active(prometheus):
 def test_prometheus_rule_alert_arrives_in_alertmanager_and_at_the_sink(
     alert_session, alertmanager, webhook_sink, prometheus
 ):
-    switch = alert_session.new_name("switch")
-    webhook_sink.set_switch(switch, on=True)
-    try:
-        (fired,) = wait_until(
-            lambda: alertmanager.alerts(filters=['alertname="LabTestSwitch"', f'name="{switch}"']),
-            timeout=60,
-            interval=0.5,
-            what=f"Prometheus's LabTestSwitch alert for {switch} in Alertmanager",
-        )
-        assert fired["labels"]["test"] == "true"
-        assert fired["labels"]["lab"] == "cdc-lab"
+    switch = alert_session.switch_on("switch")
+    (fired,) = wait_until(
+        lambda: alertmanager.alerts(filters=['alertname="LabTestSwitch"', f'name="{switch}"']),
+        timeout=60,
+        interval=0.5,
+        what=f"Prometheus's LabTestSwitch alert for {switch} in Alertmanager",
+    )
+    assert fired["labels"]["test"] == "true"
+    assert fired["labels"]["lab"] == "cdc-lab"
 
-        def delivered():
-            return [
-                n
-                for n in webhook_sink.notifications(receiver="default", alertname="LabTestSwitch")
-                if any(a["labels"].get("name") == switch for a in n["payload"]["alerts"])
-            ]
+    def delivered():
+        return [
+            n
+            for n in webhook_sink.notifications(receiver="default", alertname="LabTestSwitch")
+            if any(a["labels"].get("name") == switch for a in n["payload"]["alerts"])
+        ]
 
-        wait_until(delivered, timeout=DELIVERED_WITHIN_S, what=f"LabTestSwitch for {switch} at the sink")
-    finally:
-        webhook_sink.set_switch(switch, on=False)
+    wait_until(delivered, timeout=DELIVERED_WITHIN_S, what=f"LabTestSwitch for {switch} at the sink")

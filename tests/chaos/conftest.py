@@ -1,0 +1,157 @@
+"""Helpers for the fault tests (marker `chaos`): each breaks the live lab on purpose and restores it.
+
+They run one at a time (`make chaos`), after `make verify`, never in parallel with other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from cdc_lab.containers import container_for, lab_container_names, wait_healthy
+from cdc_lab.endpoints import Endpoint, load_endpoints
+from cdc_lab.mysql import APP_USER, connect, credentials_dir, read_account
+from cdc_lab.wait import wait_until
+from tests.conftest import PROJECT_DIR, VENV_BIN
+
+# NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash.
+RECOVERY_BOUND_S = {"spark-master": 60.0, "spark-worker-1": 60.0, "spark-connect": 60.0}
+DEFAULT_RECOVERY_BOUND_S = 30.0
+REPORT = PROJECT_DIR / ".lab" / "reports" / "chaos-recovery.json"
+
+
+def recovery_bound(service: str) -> float:
+    return RECOVERY_BOUND_S.get(service, DEFAULT_RECOVERY_BOUND_S)
+
+
+def record_recovery(fault: str, seconds: float, detail: str = "") -> None:
+    """Append a fault's recovery time to .lab/reports/chaos-recovery.json (the closing note quotes it)."""
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    entries = json.loads(REPORT.read_text()) if REPORT.is_file() else []
+    entries.append({"fault": fault, "recovered_in_s": round(seconds, 1), "detail": detail, "at": time.time()})
+    REPORT.write_text(json.dumps(entries, indent=2) + "\n")
+
+
+def make(target: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run `make <target>` in the project, as a user would, without colour; capture its output."""
+    return subprocess.run(
+        ["make", "--no-print-directory", target, *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+        check=False,
+    )
+
+
+def spark_scalar(url: str, sql: str) -> Any:
+    """The first value of a query run through a new Spark Connect session (so a restarted server is really asked)."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(url).create()
+    try:
+        return session.sql(sql).collect()[0][0]
+    finally:
+        session.stop()
+
+
+def answers(service: str, endpoints: dict[str, Endpoint]) -> Callable[[], bool]:
+    """A check that the service does its job (not just that its port is open)."""
+
+    def prometheus() -> bool:
+        body = requests.get(f"{endpoints['prometheus'].url}/api/v1/query", params={"query": "up"}, timeout=5).json()
+        return body["status"] == "success" and bool(body["data"]["result"])
+
+    def alertmanager() -> bool:
+        status = requests.get(f"{endpoints['alertmanager'].url}/api/v2/status", timeout=5).json()
+        return "name: critical" in status["config"]["original"]  # its receivers' URLs show as <secret>
+
+    def webhook_sink() -> bool:
+        return requests.get(f"{endpoints['webhook-sink'].url}/notifications", timeout=5).ok
+
+    def mysql() -> bool:
+        account = read_account(credentials_dir(PROJECT_DIR / ".lab" / "endpoints.json"), "app", APP_USER)
+        connection = connect(endpoints["mysql"], account)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                return cursor.fetchone() == (1,)
+        finally:
+            connection.close()
+
+    def spark() -> bool:
+        master = requests.get(f"{endpoints['spark-master-ui'].url}/json/", timeout=5).json()
+        return (
+            master["status"] == "ALIVE"
+            and len(master["activeapps"]) == 1
+            and bool(master["aliveworkers"])
+            and spark_scalar(endpoints["spark"].url, "SELECT sum(id) FROM range(1000)") == 499500
+        )
+
+    checks = {"prometheus": prometheus, "alertmanager": alertmanager, "webhook-sink": webhook_sink, "mysql": mysql}
+    return checks.get(service, spark)
+
+
+def wait_serving(service: str, timeout: float) -> float:
+    """Wait (bounded) until the service's container is healthy and the service answers; return seconds waited."""
+    started = time.monotonic()
+    wait_healthy(container_for(service), timeout)
+    remaining = max(timeout - (time.monotonic() - started), 1.0)
+    wait_until(answers(service, load_endpoints()), timeout=remaining, interval=0.5, what=f"{service} to answer")
+    return time.monotonic() - started
+
+
+def reset_restart_budget(service: str) -> None:
+    """Restart the service's container by hand, which resets Docker's restart count, and wait until it serves."""
+    name = container_for(service)
+    subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=120)
+    wait_serving(service, recovery_bound(service) * 2)
+
+
+def crash(container: str) -> None:
+    """Make the container's main process die with an error, from inside: SIGKILL to every process but
+    docker-init (PID 1), which then exits 137, a failure Docker's on-failure policy restarts."""
+    subprocess.run(["docker", "exec", container, "sh", "-c", "kill -KILL -1"], check=True, timeout=30)
+
+
+@pytest.fixture
+def lab_restored() -> Generator[None, None, None]:
+    """After a fault test, pass or fail: `make lab` if any lab container is not running or not healthy."""
+    yield
+    running = set(lab_container_names(running_only=True))
+    if running != set(lab_container_names()) or not running:
+        result = make("lab")
+        assert result.returncode == 0, "restoring the lab with `make lab` failed:\n" + result.stdout[-3000:]
+    for name in lab_container_names():
+        wait_healthy(name, 120)
+
+
+@pytest.fixture
+def passwords() -> dict[str, str]:
+    directory = PROJECT_DIR / ".lab" / "credentials"
+    return {path.name: path.read_text().split()[0] for path in directory.iterdir()}
+
+
+def venv_env() -> dict[str, Any]:
+    """The environment for child processes: the virtualenv's tools first on PATH, no colour."""
+    return {
+        **os.environ,
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+        "CDC_LAB_ENDPOINTS": str(PROJECT_DIR / ".lab" / "endpoints.json"),
+    }
+
+
+def project_path(*parts: str) -> Path:
+    return PROJECT_DIR.joinpath(*parts)

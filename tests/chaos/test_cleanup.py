@@ -1,0 +1,71 @@
+"""Cleanup (NFR-007): a test that fails, and one that pytest-timeout stops, still leave no tables, rows, silences,
+switches, Delta tables or active test alerts behind."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cdc_lab.leftovers import find_leftovers
+from tests.chaos.conftest import record_recovery, venv_env
+from tests.conftest import PROJECT_DIR
+
+pytestmark = pytest.mark.chaos
+
+# Each test makes one of everything the fixtures can make, then fails or hangs.
+BROKEN_TESTS = '''
+import threading
+
+import pytest
+
+from cdc_lab.delta_engines import DeltaRsEngine
+from cdc_lab.mysql import DATABASE
+
+
+def make_everything(mysql_table, mysql_connect, alert_session, delta_table):
+    table = mysql_table("cleanup", "id INT PRIMARY KEY")
+    with mysql_connect().cursor() as cursor:
+        cursor.execute(f"INSERT INTO `{DATABASE}`.`{table}` VALUES (1), (2), (3)")
+    name = alert_session.new_name("cleanup")
+    alert = alert_session.alert(name)
+    alert_session.fire(alert)
+    alert_session.silence_alertname(name)
+    alert_session.switch_on("cleanup")
+    DeltaRsEngine().write(delta_table("cleanup"), [{"id": 1}], {"id": "int64"})
+
+
+@pytest.mark.alertmanager
+@pytest.mark.mysql
+def test_fails_after_making_everything(mysql_table, mysql_connect, alert_session, delta_table):
+    make_everything(mysql_table, mysql_connect, alert_session, delta_table)
+    assert False, "this test fails on purpose"
+
+
+@pytest.mark.alertmanager
+@pytest.mark.mysql
+@pytest.mark.timeout(3)
+def test_times_out_after_making_everything(mysql_table, mysql_connect, alert_session, delta_table):
+    make_everything(mysql_table, mysql_connect, alert_session, delta_table)
+    threading.Event().wait(60)  # hangs on purpose: pytest-timeout ends it after 3 s
+'''
+
+
+@pytest.mark.timeout(300)
+def test_failed_and_timed_out_tests_leave_no_test_data(tmp_path):
+    before = find_leftovers(PROJECT_DIR / ".lab" / "endpoints.json", settle=30)
+    assert before.clean, f"test data was left before this test: {before.lines()}"
+    (tmp_path / "test_broken.py").write_text(BROKEN_TESTS)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-rA", str(tmp_path / "test_broken.py")],
+        cwd=tmp_path, env=venv_env(), capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert "FAILED test_broken.py::test_fails_after_making_everything" in result.stdout, result.stdout[-3000:]
+    assert "FAILED test_broken.py::test_times_out_after_making_everything" in result.stdout, result.stdout[-3000:]
+    assert "Timeout" in result.stdout, result.stdout[-3000:]
+    assert "ERROR" not in result.stdout.split("short test summary info")[-1], "a fixture's cleanup failed"
+
+    started = time.monotonic()
+    after = find_leftovers(PROJECT_DIR / ".lab" / "endpoints.json", settle=60)
+    assert after.clean, f"test data left behind: {after.lines()}"
+    record_recovery("a failing and a timed-out test, then the leftover check", time.monotonic() - started)
