@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 
-.PHONY: help venv lab verify test down clean lint lock bench
+.PHONY: help venv lab verify chaos test down clean lint lock bench
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ lab: $(STAMP) ## Bring the lab up (idempotent): Docker engine, images, network, 
 
 verify: $(STAMP) ## Run the verification play: pytest against the live lab, strict mode.
 	$(PLAYBOOK) playbooks/verify.yml $(ANSIBLE_ARGS)
+
+chaos: $(STAMP) ## Faults on the live lab: the suite a second time in a row, then the fault tests, one at a time.
+	$(PLAYBOOK) playbooks/verify.yml -e lab_verify_report_name=junit-rerun.xml $(ANSIBLE_ARGS)
+	$(PLAYBOOK) playbooks/chaos.yml $(ANSIBLE_ARGS)
 
 test: $(STAMP) ## The whole suite, non-strict: lab tests skip when the lab is down.
 	$(BIN)/pytest -n 4 $(PYTEST_ARGS)

@@ -16,12 +16,22 @@ from typing import Any
 import pytest
 import requests
 
-from cdc_lab.containers import container_for, lab_container_names, wait_healthy
+from cdc_lab.containers import ContainerState, container_for, wait_healthy
 from cdc_lab.endpoints import Endpoint, load_endpoints
 from cdc_lab.mysql import APP_USER, connect, credentials_dir, read_account
 from cdc_lab.wait import wait_until
 from tests.conftest import PROJECT_DIR, VENV_BIN
 
+# The lab's services, by their containers' cdc-lab.service label.
+LAB_SERVICES = [
+    "prometheus",
+    "alertmanager",
+    "webhook-sink",
+    "mysql",
+    "spark-master",
+    "spark-worker-1",
+    "spark-connect",
+]
 # NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash.
 RECOVERY_BOUND_S = {"spark-master": 60.0, "spark-worker-1": 60.0, "spark-connect": 60.0}
 DEFAULT_RECOVERY_BOUND_S = 30.0
@@ -30,6 +40,12 @@ REPORT = PROJECT_DIR / ".lab" / "reports" / "chaos-recovery.json"
 
 def recovery_bound(service: str) -> float:
     return RECOVERY_BOUND_S.get(service, DEFAULT_RECOVERY_BOUND_S)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_recovery_report() -> None:
+    """Each chaos run starts its own recovery report."""
+    REPORT.unlink(missing_ok=True)
 
 
 def record_recovery(fault: str, seconds: float, detail: str = "") -> None:
@@ -123,16 +139,24 @@ def crash(container: str) -> None:
     subprocess.run(["docker", "exec", container, "sh", "-c", "kill -KILL -1"], check=True, timeout=30)
 
 
+def lab_is_whole() -> bool:
+    """Every lab service has its container, running and healthy."""
+    try:
+        states = [ContainerState.of(container_for(service)) for service in LAB_SERVICES]
+    except (LookupError, subprocess.CalledProcessError):
+        return False
+    return all(state.status == "running" and state.health == "healthy" for state in states)
+
+
 @pytest.fixture
 def lab_restored() -> Generator[None, None, None]:
-    """After a fault test, pass or fail: `make lab` if any lab container is not running or not healthy."""
+    """After a fault test, pass or fail: `make lab` unless every service's container is there and healthy."""
     yield
-    running = set(lab_container_names(running_only=True))
-    if running != set(lab_container_names()) or not running:
+    if not lab_is_whole():
         result = make("lab")
         assert result.returncode == 0, "restoring the lab with `make lab` failed:\n" + result.stdout[-3000:]
-    for name in lab_container_names():
-        wait_healthy(name, 120)
+    for service in LAB_SERVICES:
+        wait_healthy(container_for(service), 120)
 
 
 @pytest.fixture

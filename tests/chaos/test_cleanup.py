@@ -14,7 +14,7 @@ from tests.conftest import PROJECT_DIR
 pytestmark = pytest.mark.chaos
 
 # Each test makes one of everything the fixtures can make, then fails or hangs.
-BROKEN_TESTS = '''
+BROKEN_TESTS = """
 import threading
 
 import pytest
@@ -48,7 +48,7 @@ def test_fails_after_making_everything(mysql_table, mysql_connect, alert_session
 def test_times_out_after_making_everything(mysql_table, mysql_connect, alert_session, delta_table):
     make_everything(mysql_table, mysql_connect, alert_session, delta_table)
     threading.Event().wait(60)  # hangs on purpose: pytest-timeout ends it after 3 s
-'''
+"""
 
 
 @pytest.mark.timeout(300)

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.chaos
 
 
 def run_site(private_dir: Path, *, verbosity: int = 0, cmdline: str | None = None) -> Any:
+    private_dir.mkdir(parents=True, exist_ok=True)
     return ansible_runner.run(
         private_data_dir=str(private_dir),
         project_dir=str(PROJECT_DIR),

@@ -9,6 +9,7 @@ import pytest
 from cdc_lab.containers import ContainerState, container_for, docker, recent_logs
 from cdc_lab.wait import wait_until
 from tests.chaos.conftest import (
+    LAB_SERVICES,
     crash,
     make,
     project_path,
@@ -20,7 +21,6 @@ from tests.chaos.conftest import (
 
 pytestmark = pytest.mark.chaos
 
-SERVICES = ["prometheus", "alertmanager", "webhook-sink", "mysql", "spark-master", "spark-worker-1", "spark-connect"]
 RETRIES = 3  # lab_restart_retries
 DOCKER_FIRST_BACKOFF_S = 0.1  # Docker's restart manager waits 100 ms, then doubles the wait after each quick failure
 
@@ -30,7 +30,7 @@ def restart_count(name: str) -> int:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", LAB_SERVICES)
 def test_crashed_service_is_restarted_by_docker_and_serves_again(service, lab_restored):
     name = container_for(service)
     before = restart_count(name)

@@ -1,6 +1,7 @@
 """Bad input fails before anything changes and names the variable (the preflight play, run for real)."""
 
 import json
+import re
 import socket
 
 import pytest
@@ -52,6 +53,29 @@ def test_bad_value_fails_naming_the_variable(extra_var, named):
     result = preflight(extra_var)
     assert result.returncode != 0
     assert named in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra_var", "named"),
+    [
+        ("mysql_port=0", "mysql_port must be a TCP port from 1 to 65535 (got 0)"),
+        ("spark_worker_container_memory=1.5 gigs", "spark_worker_container_memory must be a memory size"),
+        ("lab_image_source=quay", "lab_image_source"),
+        (
+            '{"alertmanager_receivers": [{"name": "critical", "url": "http://10.0.0.1/hook"}]}',
+            "sends to http://10.0.0.1/hook, which is outside the lab",
+        ),
+        ('{"alertmanager_severity_routes": {"fatal": "critical"}}', "unknown severity"),
+    ],
+)
+def test_whole_site_play_stops_before_any_change(extra_var, named):
+    """`make lab` itself (site.yml, every play) stops in the preflight play: nothing built, started or written."""
+    result = run_playbook("site.yml", "-e", extra_var, timeout=120)
+    assert result.returncode != 0
+    assert named in result.stdout
+    recap = re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE)
+    assert recap == ["0"], recap
+    assert "PLAY [Bring the lab up]" not in result.stdout
 
 
 def test_port_in_use_by_something_else_is_refused():
