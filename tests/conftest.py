@@ -31,6 +31,18 @@ def run_concurrently(work: Callable[[int], object], count: int, timeout: float =
         return list(pool.map(work, range(count), timeout=timeout))
 
 
+def child_env() -> dict[str, str]:
+    """The environment for the lab's own commands run by tests: the virtualenv first on PATH, the project's
+    ansible.cfg, no colour."""
+    return {
+        **os.environ,
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+
+
 def run_playbook(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ansible-playbook from the project directory (no colour), capturing its output."""
     return subprocess.run(
@@ -39,12 +51,6 @@ def run_playbook(*args: str, timeout: float = 300) -> subprocess.CompletedProces
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={
-            **os.environ,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        },
+        env=child_env(),
         check=False,
     )

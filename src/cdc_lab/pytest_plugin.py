@@ -46,7 +46,8 @@ MARKERS: dict[str, str] = {
     "delta": "reads or writes Delta tables",
     "chaos": "breaks the live lab on purpose and restores it (run one at a time by `make chaos`, never by default)",
 }
-SERVICE_MARKERS = frozenset(MARKERS) - {"unit", "lab", "chaos"}
+# Markers that make a test a lab test (it gets the `lab` marker, and strict mode's rules).
+LAB_MARKERS = frozenset(MARKERS) - {"unit", "lab"}
 # The services a marker promises: a marked test is probed for each before it runs, and skipped (failed in strict
 # mode) with the service's reason when one does not answer, whatever fixtures it uses.
 MARKER_SERVICES: dict[str, tuple[str, ...]] = {
@@ -86,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = {mark.name for mark in item.iter_markers()}
-        if names & (SERVICE_MARKERS | {"chaos"}) and "lab" not in names:
+        if names & LAB_MARKERS and "lab" not in names:
             item.add_marker(pytest.mark.lab)
     if not config.getoption("--lab-chaos"):
         chaos = [item for item in items if item.get_closest_marker("chaos") is not None]

@@ -6,21 +6,19 @@ They run one at a time (`make chaos`), after `make verify`, never in parallel wi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable, Generator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from cdc_lab.containers import ContainerState, container_for, wait_healthy
+from cdc_lab.containers import ContainerState, container_for, docker, wait_healthy
 from cdc_lab.endpoints import Endpoint, load_endpoints
 from cdc_lab.mysql import APP_USER, connect, credentials_dir, read_account
 from cdc_lab.wait import wait_until
-from tests.conftest import PROJECT_DIR, VENV_BIN
+from tests.conftest import PROJECT_DIR, child_env
 
 # The lab's services, by their containers' cdc-lab.service label.
 LAB_SERVICES = [
@@ -64,7 +62,7 @@ def make(target: str, *args: str, timeout: float = 900) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+        env=venv_env(),
         check=False,
     )
 
@@ -128,15 +126,14 @@ def wait_serving(service: str, timeout: float) -> float:
 
 def reset_restart_budget(service: str) -> None:
     """Restart the service's container by hand, which resets Docker's restart count, and wait until it serves."""
-    name = container_for(service)
-    subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=120)
+    docker("restart", container_for(service), timeout=120)
     wait_serving(service, recovery_bound(service) * 2)
 
 
 def crash(container: str) -> None:
     """Make the container's main process die with an error, from inside: SIGKILL to every process but
     docker-init (PID 1), which then exits 137, a failure Docker's on-failure policy restarts."""
-    subprocess.run(["docker", "exec", container, "sh", "-c", "kill -KILL -1"], check=True, timeout=30)
+    docker("exec", container, "sh", "-c", "kill -KILL -1")
 
 
 def lab_is_whole() -> bool:
@@ -153,10 +150,9 @@ def lab_restored() -> Generator[None, None, None]:
     """After a fault test, pass or fail: `make lab` unless every service's container is there and healthy."""
     yield
     if not lab_is_whole():
-        result = make("lab")
+        result = make("lab")  # it waits, bounded, until every container is healthy
         assert result.returncode == 0, "restoring the lab with `make lab` failed:\n" + result.stdout[-3000:]
-    for service in LAB_SERVICES:
-        wait_healthy(container_for(service), 120)
+        assert lab_is_whole(), "`make lab` passed but a lab service is missing or unhealthy"
 
 
 @pytest.fixture
@@ -165,17 +161,6 @@ def passwords() -> dict[str, str]:
     return {path.name: path.read_text().split()[0] for path in directory.iterdir()}
 
 
-def venv_env() -> dict[str, Any]:
-    """The environment for child processes: the virtualenv's tools first on PATH, no colour."""
-    return {
-        **os.environ,
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
-        "CDC_LAB_ENDPOINTS": str(PROJECT_DIR / ".lab" / "endpoints.json"),
-    }
-
-
-def project_path(*parts: str) -> Path:
-    return PROJECT_DIR.joinpath(*parts)
+def venv_env() -> dict[str, str]:
+    """The environment for child processes (``child_env``), pointed at this checkout's lab."""
+    return {**child_env(), "CDC_LAB_ENDPOINTS": str(PROJECT_DIR / ".lab" / "endpoints.json")}

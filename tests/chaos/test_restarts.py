@@ -12,12 +12,12 @@ from tests.chaos.conftest import (
     LAB_SERVICES,
     crash,
     make,
-    project_path,
     record_recovery,
     recovery_bound,
     reset_restart_budget,
     wait_serving,
 )
+from tests.conftest import PROJECT_DIR
 
 pytestmark = pytest.mark.chaos
 
@@ -27,6 +27,11 @@ DOCKER_FIRST_BACKOFF_S = 0.1  # Docker's restart manager waits 100 ms, then doub
 
 def restart_count(name: str) -> int:
     return ContainerState.of(name).restart_count
+
+
+def gave_up(state: ContainerState) -> bool:
+    """Docker stopped restarting the container: it is down with every restart used."""
+    return state.status == "exited" and state.restart_count == RETRIES
 
 
 @pytest.mark.timeout(300)
@@ -55,7 +60,7 @@ def test_service_failing_on_every_start_stops_after_3_restarts_and_make_lab_repo
     name = container_for("alertmanager")
     if restart_count(name):
         reset_restart_budget("alertmanager")
-    config = project_path(".lab", "config", "alertmanager", "alertmanager.yml")
+    config = PROJECT_DIR / ".lab" / "config" / "alertmanager" / "alertmanager.yml"
     good = config.read_text()
     since = str(time.time())
     # A hand edit that breaks the file the running Alertmanager reads at start (no amtool on this path).
@@ -63,7 +68,7 @@ def test_service_failing_on_every_start_stops_after_3_restarts_and_make_lab_repo
     try:
         crash(name)
         wait_until(
-            lambda: (lambda s: s.status == "exited" and s.restart_count == RETRIES)(ContainerState.of(name)),
+            lambda: gave_up(ContainerState.of(name)),
             timeout=60,
             interval=0.2,
             what=f"{name} to stop after {RETRIES} restarts",
