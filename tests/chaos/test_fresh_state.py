@@ -56,7 +56,7 @@ def test_fresh_lab_state_replaces_the_data_volumes_an_earlier_checkout_left(mysq
         for volume, created in before.items():
             assert f"{volume} already existed" in result.stdout, f"`make lab` did not say it replaced {volume}"
             assert after[volume] != created, f"{volume} was kept, not replaced"
-        assert "an earlier checkout at this path left them" in result.stdout
+        assert "an earlier checkout at this path left" in result.stdout
         assert not sentinel_exists(mysql_connect), "the MySQL data directory survived the replacement"
     finally:
         # MySQL down: lab_restored brings it back (a replaced volume holds no sentinel).
@@ -64,7 +64,7 @@ def test_fresh_lab_state_replaces_the_data_volumes_an_earlier_checkout_left(mysq
             cursor.execute(f"DROP TABLE IF EXISTS {SENTINEL}")
     second = make("lab", timeout=600)
     assert second.returncode == 0, second.stdout[-4000:]
-    assert "an earlier checkout at this path left them" not in second.stdout, "a second `make lab` replaced again"
+    assert "an earlier checkout at this path left" not in second.stdout, "a second `make lab` replaced again"
     assert data_volumes() == after
     record_recovery(
         "fresh lab state beside an earlier checkout's volumes", took, f"`make lab` replaced {', '.join(sorted(before))}"
