@@ -104,12 +104,13 @@ def answers(service: str, endpoints: dict[str, Endpoint]) -> Callable[[], bool]:
 
     def spark() -> bool:
         master = requests.get(f"{endpoints['spark-master-ui'].url}/json/", timeout=5).json()
-        return (
-            master["status"] == "ALIVE"
-            and len(master["activeapps"]) == 1
-            and bool(master["aliveworkers"])
-            and spark_scalar(endpoints["spark"].url, "SELECT sum(id) FROM range(1000)") == 499500
-        )
+        apps = [f"{app['name']} {app['state']}" for app in master["activeapps"]]
+        if master["status"] != "ALIVE" or len(apps) != 1 or not master["aliveworkers"]:
+            # An exception, so a timed-out wait says what the master was missing.
+            raise AssertionError(
+                f"master {master['status']}, applications {apps}, alive workers {master['aliveworkers']}"
+            )
+        return spark_scalar(endpoints["spark"].url, "SELECT sum(id) FROM range(1000)") == 499500
 
     checks = {"prometheus": prometheus, "alertmanager": alertmanager, "webhook-sink": webhook_sink, "mysql": mysql}
     return checks.get(service, spark)

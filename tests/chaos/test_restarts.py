@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from cdc_lab.containers import ContainerState, container_for, docker, recent_logs
-from cdc_lab.wait import wait_until
+from cdc_lab.containers import ContainerState, container_for, docker, explain, recent_logs
+from cdc_lab.wait import WaitTimeout, wait_until
 from tests.chaos.conftest import (
     LAB_SERVICES,
     crash,
@@ -44,8 +44,17 @@ def test_crashed_service_is_restarted_by_docker_and_serves_again(service, lab_re
     crashed_at = time.monotonic()
     crash(name)
     try:
-        wait_until(lambda: restart_count(name) > before, timeout=bound, interval=0.2, what=f"Docker to restart {name}")
-        wait_serving(service, max(bound - (time.monotonic() - crashed_at), 1.0))
+        try:
+            wait_until(
+                lambda: restart_count(name) > before, timeout=bound, interval=0.2, what=f"Docker to restart {name}"
+            )
+            wait_serving(service, max(bound - (time.monotonic() - crashed_at), 1.0))
+        except WaitTimeout as exc:
+            # The state and logs of the containers that decide whether it serves, for the failure report.
+            involved = dict.fromkeys(
+                [service] + (["spark-master", "spark-connect"] if service.startswith("spark") else [])
+            )
+            raise WaitTimeout(f"{exc}\n\n" + "\n\n".join(explain(container_for(s)) for s in involved)) from exc
         elapsed = time.monotonic() - crashed_at
         record_recovery(f"{service}: main process killed (exit 137)", elapsed, f"restart {before + 1} of {RETRIES}")
         assert elapsed <= bound, f"{service} took {elapsed:.1f} s to serve again (bound {bound:g} s)"
