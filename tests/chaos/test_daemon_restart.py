@@ -7,8 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
-from cdc_lab.containers import ContainerState, lab_container_names
+from cdc_lab.containers import ContainerState, container_for, docker, lab_container_names
 from cdc_lab.delta_engines import DeltaRsEngine
 from cdc_lab.endpoints import load_endpoints
 from cdc_lab.mysql import DATABASE
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.chaos
 
 ROWS = 200
 SCHEMA = {"id": "int64", "name": "string"}
+SPARK_RECOVERY_DIR = "/var/lib/spark/recovery"  # spark_master_recovery_dir
 
 
 def stop_docker_daemon(timeout: float = 90) -> None:
@@ -67,6 +69,13 @@ def test_daemon_restart_then_make_lab_brings_everything_back_with_data_intact(
     endpoints = load_endpoints()
     for name in ("prometheus", "alertmanager", "webhook-sink", "mysql", "spark"):
         assert SERVICES[name].probe(endpoints[name]) is None, f"{name} does not answer after the daemon restart"
+
+    # The master's recovery state holds only the applications and workers it has: a leftover entry at the server's
+    # address could take the live application's place at the master's next restart.
+    recovery = docker("exec", container_for("spark-master"), "ls", "-1", SPARK_RECOVERY_DIR).stdout.split()
+    master = requests.get(f"{endpoints['spark-master-ui'].url}/json/", timeout=5).json()
+    has = {app["id"] for app in master["activeapps"]} | {w["id"] for w in master["workers"] if w["state"] == "ALIVE"}
+    assert {entry.split("_", 1)[1] for entry in recovery} == has, (recovery, master["activeapps"], master["workers"])
 
     with mysql_connect().cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*), SUM(name LIKE %s) FROM `{DATABASE}`.`{table}`", (f"{marker}-%",))
