@@ -70,6 +70,8 @@ lint: $(STAMP) ## ansible-lint (production profile), yamllint, ruff.
 bench: $(STAMP) ## Measure the live lab against the spec's targets (medians); writes .lab/reports/bench.json.
 	$(BIN)/python -m cdc_lab.bench $(BENCH_ARGS)
 
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs the venv's uv).
+lock: ## Re-resolve the locks: requirements.lock from pyproject.toml, then each role's files/jars.lock.yml (Maven).
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
 	  --python-version 3.11 --no-header -o requirements.lock
+	$(MAKE) venv
+	$(BIN)/python -m cdc_lab.jarlock

@@ -33,7 +33,7 @@ from cdc_lab.mysql import (
 from cdc_lab.prometheus import PrometheusClient
 from cdc_lab.services import SERVICES
 from cdc_lab.sink_client import WebhookSinkClient
-from cdc_lab.strict import DELTA_JARS_UNAVAILABLE, is_declared_skip, strict_from_env
+from cdc_lab.strict import is_declared_skip, strict_from_env
 
 MARKERS: dict[str, str] = {
     "unit": "needs no lab service",
@@ -318,11 +318,11 @@ def lab_features() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def spark_delta(spark: Any, lab_features: dict[str, dict[str, Any]]) -> Any:
-    """The Spark session, when Spark has Delta Lake; otherwise the declared skip, with the lab's reason."""
+    """The Spark session, when Spark has Delta Lake; otherwise a skip with the lab's one-line reason (which names
+    the variable to set), and so a failure in strict mode."""
     feature = lab_features.get("spark_delta", {})
     if not feature.get("available"):
-        reason = str(feature.get("reason") or "the lab did not report Delta on Spark")
-        pytest.skip(reason if reason.startswith(DELTA_JARS_UNAVAILABLE) else f"{DELTA_JARS_UNAVAILABLE}: {reason}")
+        pytest.skip(str(feature.get("reason") or "Delta Lake on Spark unavailable: the lab did not report it"))
     return spark
 
 
@@ -352,7 +352,7 @@ def delta_table(delta_root: Path) -> Generator[Callable[[str], DeltaPath], None,
 
 @pytest.fixture(params=["delta-rs", pytest.param("spark", marks=pytest.mark.spark)])
 def delta_engine(request: pytest.FixtureRequest) -> DeltaEngine:
-    """Each Delta engine the lab has: delta-rs always, Delta on Spark when its jars are there."""
+    """Each Delta engine: delta-rs (in-process) and Delta on Spark (through Spark Connect)."""
     if request.param == "spark":
         return SparkDeltaEngine(request.getfixturevalue("spark_delta"))
     return DeltaRsEngine()

@@ -8,12 +8,10 @@ from collections.abc import Mapping
 STRICT_ENV = "CDC_LAB_STRICT"
 
 # The only skips strict mode accepts. A skip reason starting with one of these passes as a skip.
-# - Delta jars unavailable: no Maven repository and no local jar directory (the Spark-Delta tests).
 # - Alertmanager web UI unavailable: Debian's package ships no UI, and building it needs package.elm-lang.org or
 #   a directory holding a built UI (alertmanager_ui_dir); only the browser check of the UI skips.
-DELTA_JARS_UNAVAILABLE = "Delta jars unavailable"
 ALERTMANAGER_UI_UNAVAILABLE = "Alertmanager web UI unavailable"
-DECLARED_SKIPS: tuple[str, ...] = (DELTA_JARS_UNAVAILABLE, ALERTMANAGER_UI_UNAVAILABLE)
+DECLARED_SKIPS: tuple[str, ...] = (ALERTMANAGER_UI_UNAVAILABLE,)
 
 
 def strict_from_env(environ: Mapping[str, str] | None = None) -> bool:

@@ -67,17 +67,15 @@ def test_spark_and_the_host_share_the_delta_volume(spark, delta_table):
     assert all(row["doubled"] == 2 * row["id"] for row in host_rows)
 
 
-def test_delta_on_spark_is_what_the_lab_reports(spark, lab_features, delta_table):
+def test_sessions_have_delta_lake_with_the_change_feed_on_by_default(spark_delta, lab_features, delta_table):
+    assert lab_features["spark_delta"]["available"], lab_features["spark_delta"]["reason"]
+    assert spark_delta.conf.get("spark.sql.catalog.spark_catalog") == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
     table = delta_table("delta_probe")
-    feature = lab_features["spark_delta"]
-    if feature["available"]:
-        spark.range(5).write.format("delta").save(table.container)
-        assert (table.host / "_delta_log").is_dir()
-        assert spark.read.format("delta").load(table.container).count() == 5
-    else:
-        assert feature["reason"].startswith("Delta jars unavailable")
-        with pytest.raises(Exception, match="DATA_SOURCE_NOT_FOUND"):
-            spark.range(5).write.format("delta").save(table.container)
+    spark_delta.range(5).write.format("delta").save(table.container)
+    assert (table.host / "_delta_log").is_dir()
+    assert spark_delta.read.format("delta").load(table.container).count() == 5
+    properties = {row.key: row.value for row in spark_delta.sql(f"SHOW TBLPROPERTIES delta.`{table.container}`").collect()}
+    assert properties.get("delta.enableChangeDataFeed") == "true"
 
 
 def test_four_concurrent_sessions_run_jobs_side_by_side(spark_endpoint):

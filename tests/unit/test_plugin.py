@@ -13,9 +13,9 @@ import pytest
 def test_needs_prometheus(prometheus):
     assert prometheus.ready()
 
-@pytest.mark.delta
+@pytest.mark.alertmanager
 def test_declared_skip():
-    pytest.skip("Delta jars unavailable: set spark_delta_jars_dir")
+    pytest.skip("Alertmanager web UI unavailable: set alertmanager_ui_dir")
 
 @pytest.mark.unit
 def test_unit():
