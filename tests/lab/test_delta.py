@@ -1,8 +1,9 @@
-"""Delta Lake data quality (DQ-001..003, DQ-005), each check on every engine the lab has: delta-rs always, Delta on
-Spark when its jars are available (otherwise that engine's run is the declared skip). Cross-engine tests check that
-each engine reads what the other wrote, change feed included."""
+"""Delta Lake data quality (DQ-001..003, DQ-005), each check on both engines: delta-rs (in-process) and Delta on
+Spark (through Spark Connect, executed on the workers). Cross-engine tests check that each engine reads what the
+other wrote, change feed and schema evolution included, and name what delta-rs does not support."""
 
 import pytest
+from deltalake.exceptions import DeltaError, DeltaProtocolError
 
 from cdc_lab.delta_engines import CHANGE_TYPE, COMMIT_VERSION, DeltaRsEngine, SparkDeltaEngine
 from tests.conftest import run_concurrently
@@ -120,6 +121,24 @@ def test_four_concurrent_writers_on_their_own_tables_do_not_interfere(delta_engi
         assert delta_engine.version(table) == 2
 
 
+def test_concurrent_appends_to_one_table_lose_no_row(delta_engine, delta_table):
+    """Delta's optimistic concurrency: blind appends from four writers at once all commit, each as its own
+    version, and every row is there."""
+    table = delta_table("one_table")
+    delta_engine.write(table, ROWS, SCHEMA)
+
+    def append(index):
+        for batch in range(3):
+            rows = [{"id": 1000 + index * 100 + batch * 10 + r, "name": f"w{index}", "qty": batch} for r in range(10)]
+            delta_engine.write(table, rows, SCHEMA)
+
+    run_concurrently(append, 4)
+    rows = delta_engine.read(table)
+    assert len(rows) == len(ROWS) + 4 * 3 * 10
+    assert len({row["id"] for row in rows}) == len(rows)
+    assert delta_engine.version(table) == 4 * 3
+
+
 def test_leftover_table_directory_does_not_break_a_new_table(delta_engine, delta_table, delta_root):
     stale = delta_root / "create_stale_leftover"
     (stale / "_delta_log").mkdir(parents=True, exist_ok=True)
@@ -180,3 +199,79 @@ def test_delta_rs_writes_and_spark_reads_the_same(spark_delta, delta_table):
     rs_engine.delete(table, "id = 5")
     assert spark_engine.read(table) == rs_engine.read(table)
     assert spark_engine.version(table) == rs_engine.version(table) == 1
+
+
+def _evolve_on_spark(engine, table, feature):
+    engine.write(table, ROWS, SCHEMA)
+    if feature == "add column":
+        wider = {**SCHEMA, "colour": "string"}
+        engine.write(table, [{"id": 6, "name": "f", "qty": 60, "colour": "red"}], wider, merge_schema=True)
+        return wider
+    engine.drop_column(table, "qty")
+    return {"id": "int32", "name": "string"}
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("feature", ["add column", "drop column"])
+def test_delta_rs_reads_and_appends_to_spark_evolved_schemas(spark_delta, delta_table, feature):
+    table = delta_table("evolved")
+    spark_engine, rs_engine = SparkDeltaEngine(spark_delta), DeltaRsEngine()
+    schema = _evolve_on_spark(spark_engine, table, feature)
+    assert rs_engine.schema(table) == schema
+    assert rs_engine.read(table) == spark_engine.read(table)
+    rs_engine.write(table, [dict.fromkeys(schema) | {"id": 99, "name": "from delta-rs"}], schema)
+    assert spark_engine.read(table) == rs_engine.read(table)
+    assert {row["id"] for row in spark_engine.read(table)} >= {99}
+
+
+@pytest.mark.spark
+def test_delta_rs_reads_the_change_feed_of_a_spark_merged_schema(spark_delta, delta_table):
+    table = delta_table("evolved_cdf")
+    spark_engine, rs_engine = SparkDeltaEngine(spark_delta), DeltaRsEngine()
+    _evolve_on_spark(spark_engine, table, "add column")
+
+    def feed(engine):
+        return sorted((c[COMMIT_VERSION], c[CHANGE_TYPE], c["id"], c.get("colour")) for c in engine.changes(table))
+
+    assert feed(rs_engine) == feed(spark_engine)
+    assert (1, "insert", 6, "red") in feed(rs_engine)
+
+
+@pytest.mark.spark
+def test_delta_rs_does_not_support_type_widening_nor_the_change_feed_under_column_mapping(spark_delta, delta_table):
+    """What delta-rs (deltalake 1.x) does not support of what Spark writes, shown rather than assumed: a table whose
+    type was widened (reader feature typeWidening), and the change feed of a column-mapped table (a dropped column).
+    Spark reads both; delta-rs refuses each with an error that names it."""
+    spark_engine, rs_engine = SparkDeltaEngine(spark_delta), DeltaRsEngine()
+    widened = delta_table("widened")
+    spark_engine.write(widened, ROWS, SCHEMA)
+    spark_engine.widen_column(widened, "qty", "int64")
+    assert spark_engine.schema(widened)["qty"] == "int64"
+    with pytest.raises(DeltaProtocolError, match="typeWidening"):
+        rs_engine.read(widened)
+
+    mapped = delta_table("mapped")
+    narrower = _evolve_on_spark(spark_engine, mapped, "drop column")
+    spark_engine.write(mapped, [{"id": 7, "name": "g"}], narrower)
+    latest = spark_engine.changes(mapped, starting_version=spark_engine.version(mapped))
+    assert [(c[CHANGE_TYPE], c["id"]) for c in latest] == [("insert", 7)]
+    with pytest.raises(DeltaError, match="Column mapping is not supported"):
+        rs_engine.changes(mapped)
+
+
+@pytest.mark.spark
+def test_spark_reads_delta_rs_schema_evolution(spark_delta, delta_table):
+    """delta-rs evolves schemas its own way (merge on write; a rewrite for a wider type or a dropped column):
+    Spark reads every version it wrote."""
+    table = delta_table("rs_evolved")
+    spark_engine, rs_engine = SparkDeltaEngine(spark_delta), DeltaRsEngine()
+    rs_engine.write(table, ROWS, SCHEMA)
+    wider = {**SCHEMA, "colour": "string"}
+    rs_engine.write(table, [{"id": 6, "name": "f", "qty": 60, "colour": "red"}], wider, merge_schema=True)
+    assert spark_engine.schema(table) == wider
+    assert spark_engine.read(table) == rs_engine.read(table)
+    rs_engine.widen_column(table, "qty", "int64")
+    rs_engine.drop_column(table, "colour")
+    assert spark_engine.schema(table) == {"id": "int32", "name": "string", "qty": "int64"}
+    assert spark_engine.read(table) == rs_engine.read(table)
+    assert spark_engine.read(table, version=1) == rs_engine.read(table, version=1)

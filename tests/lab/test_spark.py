@@ -74,7 +74,8 @@ def test_sessions_have_delta_lake_with_the_change_feed_on_by_default(spark_delta
     spark_delta.range(5).write.format("delta").save(table.container)
     assert (table.host / "_delta_log").is_dir()
     assert spark_delta.read.format("delta").load(table.container).count() == 5
-    properties = {row.key: row.value for row in spark_delta.sql(f"SHOW TBLPROPERTIES delta.`{table.container}`").collect()}
+    shown = spark_delta.sql(f"SHOW TBLPROPERTIES delta.`{table.container}`").collect()
+    properties = {row.key: row.value for row in shown}
     assert properties.get("delta.enableChangeDataFeed") == "true"
 
 
