@@ -36,6 +36,13 @@ COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-depende
 JAR_NAME = re.compile(r"^(?P<artifact>.+?)-(?P<version>\d[^-]*(?:-[A-Za-z0-9.]+)*?)\.jar$")
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents list items under their key, as yamllint's default wants."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 class LockError(RuntimeError):
     """The lock could not be made; the message says what to do."""
 
@@ -177,7 +184,7 @@ def lock_role(role_dir: Path, maven_repo: str | None) -> Path:
         "# less what the image already has (left_out). `make lab` downloads exactly these jars and checks their\n"
         "# sha256.\n"
     )
-    target.write_text(header + yaml.safe_dump(lock, sort_keys=False, width=120))
+    target.write_text(header + "---\n" + yaml.dump(lock, Dumper=_IndentedDumper, sort_keys=False, width=120))
     return target
 
 
