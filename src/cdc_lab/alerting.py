@@ -67,6 +67,10 @@ class AlertSession:
         self.alertmanager.expire_silence(silence_id)
         self._silences.remove(silence_id)
 
+    def adopt_silence(self, silence_id: str) -> None:
+        """Own a silence made another way (e.g. through the web UI): ``close()`` expires it unless it already is."""
+        self._silences.append(silence_id)
+
     def switch_on(self, hint: str) -> str:
         """Turn on a new sink switch, so Prometheus fires LabTestSwitch{name=<switch>}; return its name.
 
@@ -99,6 +103,9 @@ class AlertSession:
                 problems.append(f"resolving {len(self._fired)} alert(s): {exc}")
         for silence_id in list(self._silences):
             try:
+                if self.alertmanager.silence(silence_id)["status"]["state"] == "expired":
+                    self._silences.remove(silence_id)
+                    continue
                 self.expire(silence_id)
             except requests.RequestException as exc:
                 problems.append(f"expiring silence {silence_id}: {exc}")

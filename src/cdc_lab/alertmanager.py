@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 
 from cdc_lab.probe import answers_ok
+from cdc_lab.wait import wait_until
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -107,3 +110,38 @@ class AlertmanagerClient:
 
     def expire_silence(self, silence_id: str) -> None:
         self._check(self.session.delete(self._url(f"/silence/{silence_id}"), timeout=self.timeout))
+
+
+def ui_alerts_url(
+    base_url: str, *, name: str | None = None, silenced: bool = False, receiver: str | None = None
+) -> str:
+    """The web UI's alerts page, filtered to one alertname and/or receiver, with or without silenced alerts."""
+    query = {"silenced": str(silenced).lower(), "inhibited": "false", "muted": "false"}
+    if name:
+        query["filter"] = f'{{alertname="{name}"}}'
+    if receiver:
+        query["receiver"] = receiver
+    return f"{base_url}/#/alerts?{urlencode(query, quote_via=quote)}"
+
+
+def ui_alert_group(page: Any, name: str) -> Any:
+    """The label of an alert's group on the UI's alerts page (a Playwright locator; the filter bar's matcher of the
+    same text is not it)."""
+    return page.locator("div.btn-group > span.btn", has_text=f'alertname="{name}"')
+
+
+def wait_for_alert_on_ui(page: Any, base_url: str, name: str, timeout: float) -> float:
+    """Load the UI's alerts page until the alert is on it (the UI shows what it fetched at load), within timeout
+    seconds; return the seconds it took."""
+    start = time.monotonic()
+
+    def on_screen() -> bool:
+        page.goto(ui_alerts_url(base_url, name=name))
+        try:
+            ui_alert_group(page, name).wait_for(timeout=1000)
+        except Exception:  # not rendered yet (Playwright's TimeoutError): load the page again until the deadline
+            return False
+        return True
+
+    wait_until(on_screen, timeout=timeout, interval=0.1, what=f"{name} on the Alertmanager UI's alerts page")
+    return time.monotonic() - start

@@ -8,7 +8,7 @@ source package as its ``prometheus-alertmanager`` binary, which serves a UI dire
 
 The Alertmanager image runs this while it is built::
 
-    python3 -m cdc_lab.alertmanager_ui assets_vfsdata.go /usr/share/prometheus/alertmanager/ui --source "<package> <version>"
+    python3 alertmanager_ui.py assets_vfsdata.go /usr/share/prometheus/alertmanager/ui --source "<package> <version>"
 
 Anything it does not understand is refused with an error naming the source, never half-written silently.
 """
@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-# One map entry: "<path>": &vfsgen۰<kind>{ <fields> },
+# One map entry: "<path>": &vfsgen<U+06F0><kind>{ <fields> }, (vfsgen's names carry that Arabic-Indic zero)
 ENTRY = re.compile(
     r'^\t\t"(?P<path>/[^"\n]*)": &vfsgen\u06f0(?P<kind>CompressedFileInfo|FileInfo|DirInfo)\{\n(?P<body>.*?)^\t\t\},$',
     re.MULTILINE | re.DOTALL,

@@ -2,12 +2,13 @@
 
 A service fixture probes its service within a second. When the service does not answer the test is skipped with
 a reason naming the service and how to start it; under ``--lab-strict`` (or ``CDC_LAB_STRICT=1``) that skip, or
-any other skip of a lab test, is turned into a failure unless it is a declared skip (see ``cdc_lab.strict``).
+any other skip of a lab test, is turned into a failure that carries the skip's reason (see ``cdc_lab.strict``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -33,7 +34,7 @@ from cdc_lab.mysql import (
 from cdc_lab.prometheus import PrometheusClient
 from cdc_lab.services import SERVICES
 from cdc_lab.sink_client import WebhookSinkClient
-from cdc_lab.strict import is_declared_skip, strict_from_env
+from cdc_lab.strict import strict_from_env
 
 MARKERS: dict[str, str] = {
     "unit": "needs no lab service",
@@ -44,6 +45,7 @@ MARKERS: dict[str, str] = {
     "cdc": "reads MySQL's binlog (change data capture)",
     "spark": "needs Spark (standalone master, worker, Spark Connect)",
     "delta": "reads or writes Delta tables",
+    "ui": "drives a service's web UI in a real browser (Debian's chromium, headless)",
     "chaos": "breaks the live lab on purpose and restores it (run one at a time by `make chaos`, never by default)",
 }
 # Markers that make a test a lab test (it gets the `lab` marker, and strict mode's rules).
@@ -126,10 +128,9 @@ def pytest_runtest_makereport(
         and item.get_closest_marker("lab") is not None
         and is_strict(item.config)
     ):
-        reason = _skip_reason(report)
-        if not is_declared_skip(reason):
-            report.outcome = "failed"
-            report.longrepr = f"strict mode (--lab-strict / CDC_LAB_STRICT=1): lab test skipped: {reason}"
+        reason = _skip_reason(report).removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"strict mode (--lab-strict / CDC_LAB_STRICT=1): lab test skipped: {reason}"
     return report
 
 
@@ -199,6 +200,55 @@ def alert_session(
     problems = session.close()
     if problems:
         pytest.fail("alert cleanup failed: " + "; ".join(problems), pytrace=False)
+
+
+# Debian's chromium as root, headless, with nothing reaching outside the machine (its background services would).
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def lab_browser() -> Generator[Any, None, None]:
+    """Debian's chromium, headless, driven by Playwright (one per test process; a fresh profile each launch)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail(
+            "Debian's chromium is not installed (`make lab` installs it): apt-get install chromium", pytrace=False
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=BROWSER_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def ui_page(lab_browser: Any) -> Generator[Any, None, None]:
+    """A page in a browser context of its own (no cookies or storage shared with other tests), closed afterwards."""
+    context = lab_browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def lab_reports_dir() -> Path:
+    """Where the lab's reports and screenshots go (.lab/reports, beside the endpoints file)."""
+    endpoints_file = find_endpoints_file(os.environ, Path.cwd())
+    reports = (endpoints_file.parent if endpoints_file else Path.cwd() / ".lab") / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    return reports
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 def test_needs_prometheus(prometheus):
     assert prometheus.ready()
 
-@pytest.mark.alertmanager
-def test_declared_skip():
-    pytest.skip("Alertmanager web UI unavailable: set alertmanager_ui_dir")
+@pytest.mark.delta
+def test_feature_off():
+    pytest.skip("Delta Lake on Spark unavailable: set lab_maven_repo or lab_jars_dir")
 
 @pytest.mark.unit
 def test_unit():
@@ -45,7 +45,7 @@ def test_unavailable_service_skips_with_its_name_and_the_fix(pytester, lab_down)
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
-def test_strict_mode_fails_the_skip_but_not_the_declared_one(pytester, lab_down, monkeypatch, how):
+def test_strict_mode_fails_every_skip_of_a_lab_test_with_its_reason(pytester, lab_down, monkeypatch, how):
     pytester.makepyfile(LAB_TESTS)
     args = ["-rfs"]
     if how == "flag":
@@ -53,12 +53,13 @@ def test_strict_mode_fails_the_skip_but_not_the_declared_one(pytester, lab_down,
     else:
         monkeypatch.setenv("CDC_LAB_STRICT", "1")
     result = pytester.runpytest(*args)
-    result.assert_outcomes(passed=1, skipped=1, errors=1)
+    result.assert_outcomes(passed=1, failed=1, errors=1)
     result.stdout.fnmatch_lines(["*strict mode*lab test skipped*Prometheus is not available*"])
+    result.stdout.fnmatch_lines(["*strict mode*lab test skipped: Delta Lake on Spark unavailable: set lab_maven_repo*"])
 
 
 def test_service_markers_imply_lab(pytester):
     pytester.makepyfile(LAB_TESTS)
     result = pytester.runpytest("-m", "lab", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_needs_prometheus*", "*test_declared_skip*"])
+    result.stdout.fnmatch_lines(["*test_needs_prometheus*", "*test_feature_off*"])
     assert "test_unit" not in result.stdout.str()
