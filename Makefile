@@ -64,8 +64,8 @@ clean: $(STAMP) ## Also remove the data volumes and .lab/ (generated config, cre
 lint: $(STAMP) ## ansible-lint (production profile), yamllint, ruff.
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/yamllint -s .
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests collections
+	$(BIN)/ruff format --check src tests collections
 
 bench: $(STAMP) ## Measure the live lab against the spec's targets (medians); writes .lab/reports/bench.json.
 	$(BIN)/python -m cdc_lab.bench $(BENCH_ARGS)

@@ -101,6 +101,15 @@ class AlertSession:
                 self.resolve(*self._fired.values())
             except requests.RequestException as exc:
                 problems.append(f"resolving {len(self._fired)} alert(s): {exc}")
+        # Silences made another way (through the web UI) on this session's alerts, even by a test that failed
+        # before it could adopt them.
+        for name in sorted(self._names):
+            try:
+                for silence in self.alertmanager.silences(filters=[f'alertname="{name}"']):
+                    if silence["status"]["state"] != "expired" and silence["id"] not in self._silences:
+                        self._silences.append(silence["id"])
+            except requests.RequestException as exc:
+                problems.append(f"listing silences of {name}: {exc}")
         for silence_id in list(self._silences):
             try:
                 if self.alertmanager.silence(silence_id)["status"]["state"] == "expired":

@@ -29,8 +29,9 @@ from typing import Any
 import requests
 
 from cdc_lab.containers import memory_in_use
-from cdc_lab.endpoints import Endpoint, find_endpoints_file, load_endpoints, load_features
-from cdc_lab.mysql import APP_USER, CDC_USER, DATABASE, connect, credentials_dir, read_account
+from cdc_lab.endpoints import Endpoint, load_endpoints, load_features
+from cdc_lab.manifest import role, state_path
+from cdc_lab.mysql import MysqlSettings, connect
 
 DELTA_ROWS = 1000
 CDC_ROWS = 150
@@ -96,7 +97,7 @@ def delta_write_rs(root: Path, runs: int) -> Figure:
     return Figure(f"{DELTA_ROWS}-row Delta write, delta-rs", "s", samples, 5.0, "< 5 s (NFR-002)")
 
 
-def delta_spark(endpoint: Endpoint, root: Path, runs: int) -> list[Figure]:
+def delta_spark(endpoint: Endpoint, root: Path, mount: str, runs: int) -> list[Figure]:
     """Delta Lake on Spark through Connect: a 1000-row write to a new table, a 1000-row MERGE into it (half
     updates, half inserts), and a read of its whole change feed; each run on a table of its own."""
     from pyspark.sql import SparkSession
@@ -108,7 +109,7 @@ def delta_spark(endpoint: Endpoint, root: Path, runs: int) -> list[Figure]:
         frame = session.range(DELTA_ROWS).selectExpr("id", "concat('row-', id) AS name")
         source = session.range(DELTA_ROWS // 2, DELTA_ROWS + DELTA_ROWS // 2).selectExpr("id", "'merged' AS name")
         for name in names:
-            path = f"/data/delta/{name}"
+            path = f"{mount}/{name}"
             view = f"source_{name}"
             source.createOrReplaceTempView(view)
             merge = (
@@ -190,26 +191,27 @@ def alertmanager_latency(endpoint: Endpoint) -> list[Figure]:
 def mysql_cdc_capture(endpoint: Endpoint, runs: int) -> Figure:
     from cdc_lab.cdc import BinlogCapture
 
-    directory = credentials_dir(find_endpoints_file_or_default())
-    app, cdc = read_account(directory, "app", APP_USER), read_account(directory, "cdc", CDC_USER)
-    connection = connect(endpoint, app, autocommit=False)
+    settings = MysqlSettings.from_manifest()
+    database = settings.database
+    app, cdc = settings.account("app"), settings.account("cdc")
+    connection = connect(endpoint, app, database, autocommit=False)
     table = f"bench_{uuid.uuid4().hex[:10]}"
     samples = []
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE TABLE `{DATABASE}`.`{table}` (id INT PRIMARY KEY, v VARCHAR(32))")
+            cursor.execute(f"CREATE TABLE `{database}`.`{table}` (id INT PRIMARY KEY, v VARCHAR(32))")
         for run in range(runs):
-            capture = BinlogCapture.from_now(endpoint, cdc, tables=[table], schemas=[DATABASE])
+            capture = BinlogCapture.from_now(endpoint, cdc, tables=[table], schemas=[database])
             rows = [(run * 1000 + i, f"value-{i}") for i in range(CDC_ROWS)]
             with connection.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO `{DATABASE}`.`{table}` VALUES (%s, %s)", rows)
+                cursor.executemany(f"INSERT INTO `{database}`.`{table}` VALUES (%s, %s)", rows)
             connection.commit()
             committed = time.perf_counter()
             capture.read_until(lambda events: len(events) >= CDC_ROWS, timeout=60, interval=0.02)
             samples.append(time.perf_counter() - committed)
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS `{DATABASE}`.`{table}`")
+            cursor.execute(f"DROP TABLE IF EXISTS `{database}`.`{table}`")
         connection.close()
     return Figure(
         f"MySQL CDC: commit of {CDC_ROWS} rows to all captured", "s", samples, 10.0, "< 10 s (the CDC tests' bound)"
@@ -295,10 +297,6 @@ def cold_start() -> list[Figure]:
     return figures
 
 
-def find_endpoints_file_or_default() -> Path | None:
-    return find_endpoints_file(os.environ, Path.cwd())
-
-
 def render(figures: list[Figure]) -> str:
     header = f"{'figure':<58} {'median':>10} {'min':>10} {'max':>10}  target (runs)"
     lines = [header, "-" * len(header)]
@@ -316,17 +314,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is reported)")
     parser.add_argument("--cycles", type=int, default=3, help="lab cycles (make down, lab, lab, verify); 0 skips them")
     parser.add_argument("--cold", action="store_true", help="also time a cold start: remove the lab's images first")
-    parser.add_argument("--output", type=Path, default=Path(".lab/reports/bench.json"))
+    parser.add_argument("--output", type=Path, help="where the figures go (default: bench.json in .lab/reports)")
     args = parser.parse_args(argv)
+    args.output = args.output or state_path("reports") / "bench.json"
     endpoints = load_endpoints()
     features = load_features()
-    root = (find_endpoints_file_or_default() or Path(".lab/endpoints.json")).parent / "delta"
+    delta = role("spark")["delta"]
+    root = Path(delta["host_dir"])
     root.mkdir(parents=True, exist_ok=True)
 
     figures = [spark_session_start(endpoints["spark"], args.runs), delta_write_rs(root, args.runs)]
     skipped = []
     if features.get("spark_delta", {}).get("available"):
-        figures += delta_spark(endpoints["spark"], root, args.runs)
+        figures += delta_spark(endpoints["spark"], root, delta["mount"], args.runs)
     else:
         skipped.append(f"Delta on Spark: {features.get('spark_delta', {}).get('reason', '')}")
     figures += alertmanager_latency(endpoints["alertmanager"])

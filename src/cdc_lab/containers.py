@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cdc_lab.manifest import lab_name
+
 LAB_LABEL = "cdc-lab.lab"
 SERVICE_LABEL = "cdc-lab.service"
 DOCKER_TIMEOUT_S = 30.0
@@ -27,9 +29,9 @@ def docker(*args: str, timeout: float = DOCKER_TIMEOUT_S, check: bool = True) ->
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=check)
 
 
-def lab_container_names(lab: str = "cdc-lab", *, running_only: bool = False) -> list[str]:
-    """Names of the lab's containers (by label), sorted."""
-    args = ["ps", "--format", "{{.Names}}", "--filter", f"label={LAB_LABEL}={lab}"]
+def lab_container_names(lab: str | None = None, *, running_only: bool = False) -> list[str]:
+    """Names of the lab's containers (by label; the lab's name from its manifest unless given), sorted."""
+    args = ["ps", "--format", "{{.Names}}", "--filter", f"label={LAB_LABEL}={lab or lab_name()}"]
     if not running_only:
         args.insert(1, "-a")
     return sorted(docker(*args).stdout.split())
@@ -40,10 +42,10 @@ def inspect(*names: str) -> list[dict[str, Any]]:
     return json.loads(docker("inspect", *names).stdout) if names else []
 
 
-def container_for(service: str, lab: str = "cdc-lab") -> str:
+def container_for(service: str, lab: str | None = None) -> str:
     """The name of the container that runs a lab service (by its service label)."""
     names = docker(
-        "ps", "-a", "--format", "{{.Names}}", "--filter", f"label={LAB_LABEL}={lab}",
+        "ps", "-a", "--format", "{{.Names}}", "--filter", f"label={LAB_LABEL}={lab or lab_name()}",
         "--filter", f"label={SERVICE_LABEL}={service}",
     ).stdout.split()  # fmt: skip
     if len(names) != 1:
@@ -124,7 +126,7 @@ def parse_size(text: str) -> float:
     return float(text)
 
 
-def memory_in_use(lab: str = "cdc-lab") -> dict[str, float]:
+def memory_in_use(lab: str | None = None) -> dict[str, float]:
     """Memory in use by each running lab container now, in bytes (``docker stats``)."""
     names = lab_container_names(lab, running_only=True)
     if not names:

@@ -1,37 +1,27 @@
-"""Where the lab's services listen.
+"""Where the lab's services listen: the endpoints of the lab's manifest (``cdc_lab.manifest``).
 
-`make lab` writes `.lab/endpoints.json`; tests and users read it through `load_endpoints`. The file's path can be
-set with ``CDC_LAB_ENDPOINTS`` and any single endpoint overridden with ``CDC_LAB_<SERVICE>_URL``
-(for example ``CDC_LAB_PROMETHEUS_URL=http://127.0.0.1:19090``), so the same tests can run against a lab that
-listens elsewhere (NFR-009).
+Any single endpoint can be overridden with ``CDC_LAB_<SERVICE>_URL`` (for example
+``CDC_LAB_PROMETHEUS_URL=http://127.0.0.1:19090``), so the same tests can run against a lab that listens elsewhere
+(NFR-009), even one whose manifest is not here.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-ENDPOINTS_ENV = "CDC_LAB_ENDPOINTS"
-DEFAULT_RELATIVE_PATH = Path(".lab") / "endpoints.json"
+from cdc_lab.manifest import ManifestError, read_manifest
 
-# Where each service listens when the lab runs with its defaults and no endpoints file exists yet.
-DEFAULT_URLS: Mapping[str, str] = {
-    "prometheus": "http://127.0.0.1:9090",
-    "alertmanager": "http://127.0.0.1:9093",
-    "webhook-sink": "http://127.0.0.1:9095",
-    "mysql": "mysql://127.0.0.1:3306",
-    "spark": "sc://127.0.0.1:15002",
-    "spark-master-ui": "http://127.0.0.1:8080",
-    "spark-app-ui": "http://127.0.0.1:4040",
-}
+OVERRIDE = re.compile(r"^CDC_LAB_(?P<service>[A-Z0-9_]+)_URL$")
 
 
-class EndpointError(ValueError):
-    """An endpoints file or override that cannot be used; the message says which one and why."""
+class EndpointError(ManifestError):
+    """A manifest entry or override that cannot be used; the message says which one and why."""
 
 
 @dataclass(frozen=True)
@@ -57,26 +47,11 @@ def env_var_for(service: str) -> str:
     return f"CDC_LAB_{service.upper().replace('-', '_')}_URL"
 
 
-def find_endpoints_file(environ: Mapping[str, str], start: Path) -> Path | None:
-    """The endpoints file: ``CDC_LAB_ENDPOINTS`` if set, else ``.lab/endpoints.json`` here or in a parent."""
-    explicit = environ.get(ENDPOINTS_ENV)
-    if explicit:
-        return Path(explicit)
-    for directory in (start, *start.parents):
-        candidate = directory / DEFAULT_RELATIVE_PATH
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _read_file(path: Path) -> dict[str, str]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def _manifest_urls(document: Mapping[str, Any]) -> dict[str, str]:
+    if not document:
         return {}
-    except json.JSONDecodeError as exc:
-        raise EndpointError(f"{path} is not valid JSON ({exc}); re-run `make lab` to rewrite it") from exc
-    services = document.get("services") if isinstance(document, dict) else None
+    path = document.get("_path", "the lab's manifest")
+    services = document.get("services")
     if not isinstance(services, dict):
         raise EndpointError(f"{path} has no 'services' object; re-run `make lab` to rewrite it")
     urls: dict[str, str] = {}
@@ -88,29 +63,21 @@ def _read_file(path: Path) -> dict[str, str]:
 
 
 def load_endpoints(environ: Mapping[str, str] | None = None, start: Path | None = None) -> dict[str, Endpoint]:
-    """Every known service's endpoint: defaults, then the endpoints file, then environment overrides."""
+    """Every service's endpoint: the manifest's, then the environment's overrides (which may name more)."""
     env = os.environ if environ is None else environ
-    path = find_endpoints_file(env, start or Path.cwd())
-    endpoints = {name: Endpoint.from_url(name, url, "default") for name, url in DEFAULT_URLS.items()}
-    if path is not None:
-        for name, url in _read_file(path).items():
-            endpoints[name] = Endpoint.from_url(name, url, str(path))
-    for name in list(endpoints):
-        override = env.get(env_var_for(name))
-        if override:
-            endpoints[name] = Endpoint.from_url(name, override, env_var_for(name))
+    document = read_manifest(env, start)
+    source = str(document.get("_path", ""))
+    endpoints = {name: Endpoint.from_url(name, url, source) for name, url in _manifest_urls(document).items()}
+    known = {env_var_for(name): name for name in endpoints}
+    for variable, url in env.items():
+        match = OVERRIDE.match(variable)
+        if match and url:
+            name = known.get(variable, match["service"].lower().replace("_", "-"))
+            endpoints[name] = Endpoint.from_url(name, url, variable)
     return endpoints
 
 
 def load_features(environ: Mapping[str, str] | None = None, start: Path | None = None) -> dict[str, dict[str, object]]:
     """What the running lab can do beyond its services (e.g. ``spark_delta``: available, reason)."""
-    env = os.environ if environ is None else environ
-    path = find_endpoints_file(env, start or Path.cwd())
-    if path is None or not path.is_file():
-        return {}
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EndpointError(f"{path} is not valid JSON ({exc}); re-run `make lab` to rewrite it") from exc
-    features = document.get("features", {}) if isinstance(document, dict) else {}
+    features = read_manifest(environ, start).get("features", {})
     return features if isinstance(features, dict) else {}

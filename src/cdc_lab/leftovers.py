@@ -1,9 +1,10 @@
 """Test data left in the lab: what the suite's fixtures make must be gone when the suite ends (NFR-007).
 
-Looks for what the fixtures create: MySQL tables named ``t_*`` in the inventory database, active Alertmanager
+Looks for what the fixtures create: MySQL tables named ``t_*`` in the lab's database, active Alertmanager
 silences and alerts carrying the ``test="true"`` label, webhook-sink switches left on, and Delta table directories
-under ``.lab/delta``. Alerts that Prometheus fires from a switch resolve one evaluation after the switch goes off,
-so the check polls until nothing is left or ``settle`` seconds pass.
+in the host directory behind the Delta volume (all as the lab's manifest declares them). Alerts that Prometheus
+fires from a switch resolve one evaluation after the switch goes off, so the check polls until nothing is left or
+``settle`` seconds pass.
 
 ``python -m cdc_lab.leftovers`` prints what it found and exits 1 when anything is left, 2 when it could not look.
 """
@@ -22,8 +23,9 @@ import mysql.connector
 import requests
 
 from cdc_lab.alertmanager import AlertmanagerClient
-from cdc_lab.endpoints import ENDPOINTS_ENV, Endpoint, EndpointError, find_endpoints_file, load_endpoints
-from cdc_lab.mysql import APP_USER, DATABASE, CredentialsError, connect, credentials_dir, read_account
+from cdc_lab.endpoints import Endpoint, load_endpoints
+from cdc_lab.manifest import MANIFEST_ENV, ManifestError, find_manifest, read_manifest, role
+from cdc_lab.mysql import CredentialsError, MysqlSettings, connect
 
 TEST_TABLE_PATTERN = "t\\_%"
 SWITCH_ON = re.compile(r'^cdc_lab_test_switch\{name="([^"]+)"\} 1$', re.MULTILINE)
@@ -47,16 +49,16 @@ class Leftovers:
         return lines
 
 
-def mysql_tables(endpoint: Endpoint, credentials: Path) -> list[str]:
-    """Tables the ``mysql_table`` fixture made (``t_*``) still in the inventory database."""
-    connection = connect(endpoint, read_account(credentials, "app", APP_USER), database=None)
+def mysql_tables(endpoint: Endpoint, settings: MysqlSettings) -> list[str]:
+    """Tables the ``mysql_table`` fixture made (``t_*``) still in the lab's database."""
+    connection = connect(endpoint, settings.account("app"), None)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name LIKE %s",
-                (DATABASE, TEST_TABLE_PATTERN),
+                (settings.database, TEST_TABLE_PATTERN),
             )
-            return sorted(f"{DATABASE}.{row[0]}" for row in cursor.fetchall())
+            return sorted(f"{settings.database}.{row[0]}" for row in cursor.fetchall())
     finally:
         connection.close()
 
@@ -103,11 +105,11 @@ def delta_tables(delta_root: Path) -> list[str]:
     return found
 
 
-def look(endpoints_file: Path, endpoints: dict[str, Endpoint]) -> Leftovers:
+def look(manifest: dict[str, object], endpoints: dict[str, Endpoint]) -> Leftovers:
     """One look at every kind of test data."""
     result = Leftovers()
     try:
-        result.found["MySQL tables"] = mysql_tables(endpoints["mysql"], credentials_dir(endpoints_file))
+        result.found["MySQL tables"] = mysql_tables(endpoints["mysql"], MysqlSettings.from_manifest(manifest))
     except (CredentialsError, mysql.connector.Error, OSError) as exc:
         result.unreachable["MySQL"] = str(exc)
     try:
@@ -120,19 +122,21 @@ def look(endpoints_file: Path, endpoints: dict[str, Endpoint]) -> Leftovers:
         result.found["webhook-sink switches on"] = sink_switches(endpoints["webhook-sink"])
     except requests.RequestException as exc:
         result.unreachable["the webhook sink"] = str(exc)
-    result.found["Delta tables"] = delta_tables(endpoints_file.parent / "delta")
+    result.found["Delta tables"] = delta_tables(Path(role("spark", manifest)["delta"]["host_dir"]))
     return result
 
 
-def find_leftovers(endpoints_file: Path, *, settle: float = 30.0, interval: float = 1.0) -> Leftovers:
+def find_leftovers(manifest_file: Path, *, settle: float = 30.0, interval: float = 1.0) -> Leftovers:
     """Look until nothing is left or ``settle`` seconds pass; return the last look.
 
-    ``endpoints_file`` is the lab's ``.lab/endpoints.json``; the credentials and Delta root sit beside it.
+    ``manifest_file`` is the lab's ``.lab/lab.json``: the endpoints, the database, the Delta root come from it.
     """
-    endpoints = load_endpoints(environ={**os.environ, ENDPOINTS_ENV: str(endpoints_file)})
+    environ = {**os.environ, MANIFEST_ENV: str(manifest_file)}
+    manifest = read_manifest(environ)
+    endpoints = load_endpoints(environ=environ)
     deadline = time.monotonic() + settle
     while True:
-        result = look(endpoints_file, endpoints)
+        result = look(manifest, endpoints)
         if result.clean or time.monotonic() >= deadline:
             return result
         time.sleep(interval)
@@ -142,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cdc_lab.leftovers", description=__doc__.splitlines()[0])
     parser.add_argument("--settle", type=float, default=30.0, help="seconds to wait for test data to go (30)")
     args = parser.parse_args(argv)
-    endpoints_file = find_endpoints_file(os.environ, Path.cwd())
-    if endpoints_file is None:
-        print("cdc-lab: no .lab/endpoints.json here; run `make lab` first", file=sys.stderr)
+    manifest_file = find_manifest()
+    if manifest_file is None:
+        print("cdc-lab: no .lab/lab.json here; run `make lab` first", file=sys.stderr)
         return 2
     try:
-        result = find_leftovers(endpoints_file, settle=args.settle)
-    except EndpointError as exc:
+        result = find_leftovers(manifest_file, settle=args.settle)
+    except ManifestError as exc:
         print(f"cdc-lab: {exc}", file=sys.stderr)
         return 2
     if result.clean:

@@ -6,17 +6,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mysql.connector
 from mysql.connector.abstracts import MySQLConnectionAbstract
 from mysql.connector.pooling import PooledMySQLConnection
 
 from cdc_lab.endpoints import Endpoint
+from cdc_lab.manifest import role
 
 CREDENTIALS_ENV = "CDC_LAB_CREDENTIALS_DIR"
-DATABASE = "inventory"
-APP_USER = "cdc_app"
-CDC_USER = "cdc_reader"
 
 
 class CredentialsError(RuntimeError):
@@ -32,27 +31,42 @@ class Account:
         return f"Account(user={self.user!r}, password=***)"
 
 
-def credentials_dir(endpoints_file: Path | None, environ: Mapping[str, str] | None = None) -> Path:
-    """Where `make lab` wrote the passwords: CDC_LAB_CREDENTIALS_DIR, else `credentials/` beside endpoints.json."""
-    env = os.environ if environ is None else environ
-    if env.get(CREDENTIALS_ENV):
-        return Path(env[CREDENTIALS_ENV])
-    base = endpoints_file.parent if endpoints_file is not None else Path.cwd() / ".lab"
-    return base / "credentials"
+@dataclass(frozen=True)
+class MysqlSettings:
+    """What the mysql role declares in the lab's manifest: the database, and per account role (app, cdc) its user
+    and the file holding its generated password."""
 
+    database: str
+    accounts: dict[str, tuple[str, Path]]
 
-def read_account(directory: Path, role: str, user: str) -> Account:
-    """The account whose password `make lab` generated into <directory>/mysql-<role>-password."""
-    path = directory / f"mysql-{role}-password"
-    try:
-        password = path.read_text(encoding="utf-8").split()[0]
-    except (OSError, IndexError) as exc:
-        raise CredentialsError(f"cannot read the MySQL {role} password from {path} ({exc}); run `make lab`") from exc
-    return Account(user, password)
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any] | None = None) -> MysqlSettings:
+        declared = role("mysql", manifest)
+        accounts = {
+            name: (str(entry["user"]), Path(entry["password_file"])) for name, entry in declared["accounts"].items()
+        }
+        return cls(database=str(declared["database"]), accounts=accounts)
+
+    def user(self, account: str) -> str:
+        return self.accounts[account][0]
+
+    def account(self, account: str, environ: Mapping[str, str] | None = None) -> Account:
+        """The account whose password `make lab` generated (CDC_LAB_CREDENTIALS_DIR overrides the directory)."""
+        user, path = self.accounts[account]
+        env = os.environ if environ is None else environ
+        if env.get(CREDENTIALS_ENV):
+            path = Path(env[CREDENTIALS_ENV]) / path.name
+        try:
+            password = path.read_text(encoding="utf-8").split()[0]
+        except (OSError, IndexError) as exc:
+            raise CredentialsError(
+                f"cannot read the MySQL {account} password from {path} ({exc}); run `make lab`"
+            ) from exc
+        return Account(user, password)
 
 
 def connect(
-    endpoint: Endpoint, account: Account, database: str | None = DATABASE, *, autocommit: bool = True
+    endpoint: Endpoint, account: Account, database: str | None, *, autocommit: bool = True
 ) -> PooledMySQLConnection | MySQLConnectionAbstract:
     """A mysql-connector-python connection to the lab's server."""
     return mysql.connector.connect(

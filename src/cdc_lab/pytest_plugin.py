@@ -7,7 +7,6 @@ any other skip of a lab test, is turned into a failure that carries the skip's r
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Generator
@@ -20,17 +19,9 @@ from cdc_lab.alerting import AlertSession
 from cdc_lab.alertmanager import AlertmanagerClient
 from cdc_lab.cdc import BinlogCapture
 from cdc_lab.delta_engines import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
-from cdc_lab.endpoints import Endpoint, EndpointError, find_endpoints_file, load_endpoints, load_features
-from cdc_lab.mysql import (
-    APP_USER,
-    CDC_USER,
-    DATABASE,
-    Account,
-    CredentialsError,
-    connect,
-    credentials_dir,
-    read_account,
-)
+from cdc_lab.endpoints import Endpoint, load_endpoints, load_features
+from cdc_lab.manifest import ManifestError, role, state_path
+from cdc_lab.mysql import Account, CredentialsError, MysqlSettings, connect
 from cdc_lab.prometheus import PrometheusClient
 from cdc_lab.services import SERVICES
 from cdc_lab.sink_client import WebhookSinkClient
@@ -104,7 +95,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if services:
         try:
             endpoints = load_endpoints()
-        except EndpointError as exc:
+        except ManifestError as exc:
             pytest.fail(str(exc), pytrace=False)
         for name in sorted(services):
             require_service(endpoints, name)
@@ -136,10 +127,10 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def lab_endpoints() -> dict[str, Endpoint]:
-    """Every service's endpoint (from .lab/endpoints.json and CDC_LAB_<SERVICE>_URL)."""
+    """Every service's endpoint (from the lab's manifest, .lab/lab.json, and CDC_LAB_<SERVICE>_URL)."""
     try:
         return load_endpoints()
-    except EndpointError as exc:
+    except ManifestError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
@@ -245,10 +236,7 @@ def ui_page(lab_browser: Any) -> Generator[Any, None, None]:
 @pytest.fixture(scope="session")
 def lab_reports_dir() -> Path:
     """Where the lab's reports and screenshots go (.lab/reports, beside the endpoints file)."""
-    endpoints_file = find_endpoints_file(os.environ, Path.cwd())
-    reports = (endpoints_file.parent if endpoints_file else Path.cwd() / ".lab") / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    return reports
+    return state_path("reports")
 
 
 @pytest.fixture
@@ -257,33 +245,44 @@ def mysql_endpoint(lab_endpoints: dict[str, Endpoint]) -> Endpoint:
     return require_service(lab_endpoints, "mysql")
 
 
-def _account(role: str, user: str) -> Account:
-    directory = credentials_dir(find_endpoints_file(os.environ, Path.cwd()))
+@pytest.fixture(scope="session")
+def mysql_settings() -> MysqlSettings:
+    """The database and accounts the mysql role declares in the lab's manifest."""
     try:
-        return read_account(directory, role, user)
+        return MysqlSettings.from_manifest()
+    except ManifestError as exc:
+        pytest.skip(f"MySQL is not in the lab's manifest ({exc})")
+
+
+def _account(settings: MysqlSettings, account: str) -> Account:
+    try:
+        return settings.account(account)
     except CredentialsError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def mysql_app_account() -> Account:
-    """The application user (all privileges on the inventory database)."""
-    return _account("app", APP_USER)
+def mysql_app_account(mysql_settings: MysqlSettings) -> Account:
+    """The application user (all privileges on the lab's database)."""
+    return _account(mysql_settings, "app")
 
 
 @pytest.fixture(scope="session")
-def mysql_cdc_account() -> Account:
+def mysql_cdc_account(mysql_settings: MysqlSettings) -> Account:
     """The CDC user (SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT)."""
-    return _account("cdc", CDC_USER)
+    return _account(mysql_settings, "cdc")
 
 
 @pytest.fixture
-def mysql_connect(mysql_endpoint: Endpoint, mysql_app_account: Account) -> Generator[Callable[..., Any], None, None]:
-    """Open connections as the application user (autocommit unless asked); all are closed afterwards."""
+def mysql_connect(
+    mysql_endpoint: Endpoint, mysql_app_account: Account, mysql_settings: MysqlSettings
+) -> Generator[Callable[..., Any], None, None]:
+    """Open connections as the application user to the lab's database (autocommit unless asked); all are closed
+    afterwards."""
     opened: list[Any] = []
 
     def open_connection(*, autocommit: bool = True) -> Any:
-        connection = connect(mysql_endpoint, mysql_app_account, autocommit=autocommit)
+        connection = connect(mysql_endpoint, mysql_app_account, mysql_settings.database, autocommit=autocommit)
         opened.append(connection)
         return connection
 
@@ -293,8 +292,10 @@ def mysql_connect(mysql_endpoint: Endpoint, mysql_app_account: Account) -> Gener
 
 
 @pytest.fixture
-def mysql_table(mysql_connect: Callable[..., Any]) -> Generator[Callable[[str, str], str], None, None]:
-    """Create tables with unique names in the inventory database; they are dropped afterwards, pass or fail.
+def mysql_table(
+    mysql_connect: Callable[..., Any], mysql_settings: MysqlSettings
+) -> Generator[Callable[[str, str], str], None, None]:
+    """Create tables with unique names in the lab's database; they are dropped afterwards, pass or fail.
 
     Call it with a name hint and the column definitions; it returns the table's name.
     """
@@ -304,7 +305,7 @@ def mysql_table(mysql_connect: Callable[..., Any]) -> Generator[Callable[[str, s
     def create(hint: str, columns: str) -> str:
         name = f"t_{hint}_{uuid.uuid4().hex[:10]}"
         with admin.cursor() as cursor:
-            cursor.execute(f"CREATE TABLE `{DATABASE}`.`{name}` ({columns}) ENGINE=InnoDB")
+            cursor.execute(f"CREATE TABLE `{mysql_settings.database}`.`{name}` ({columns}) ENGINE=InnoDB")
         created.append(name)
         return name
 
@@ -314,22 +315,23 @@ def mysql_table(mysql_connect: Callable[..., Any]) -> Generator[Callable[[str, s
     # A fresh connection: the test may have restarted the server or broken the first connection.
     with mysql_connect().cursor() as cursor:
         for name in created:
-            cursor.execute(f"DROP TABLE IF EXISTS `{DATABASE}`.`{name}`")
+            cursor.execute(f"DROP TABLE IF EXISTS `{mysql_settings.database}`.`{name}`")
 
 
 @pytest.fixture
-def binlog_capture(mysql_endpoint: Endpoint, mysql_cdc_account: Account) -> Callable[..., BinlogCapture]:
+def binlog_capture(
+    mysql_endpoint: Endpoint, mysql_cdc_account: Account, mysql_settings: MysqlSettings
+) -> Callable[..., BinlogCapture]:
     """Make binlog readers (as the CDC user) that start at the server's current position."""
 
     def start(*tables: str) -> BinlogCapture:
         return BinlogCapture.from_now(
-            mysql_endpoint, mysql_cdc_account, tables=list(tables) or None, schemas=[DATABASE]
+            mysql_endpoint, mysql_cdc_account, tables=list(tables) or None, schemas=[mysql_settings.database]
         )
 
     return start
 
 
-SPARK_DELTA_MOUNT = "/data/delta"
 _spark_sessions: dict[str, Any] = {}
 
 
@@ -359,10 +361,10 @@ def spark(spark_endpoint: Endpoint) -> Any:
 
 @pytest.fixture(scope="session")
 def lab_features() -> dict[str, dict[str, Any]]:
-    """What the running lab can do beyond its services (from .lab/endpoints.json)."""
+    """What the running lab can do beyond its services (from the lab's manifest)."""
     try:
         return load_features()
-    except EndpointError as exc:
+    except ManifestError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
@@ -377,21 +379,29 @@ def spark_delta(spark: Any, lab_features: dict[str, dict[str, Any]]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def delta_root() -> Path:
-    """The host directory behind the lab's Delta volume (.lab/delta)."""
-    endpoints_file = find_endpoints_file(os.environ, Path.cwd())
-    root = (endpoints_file.parent if endpoints_file else Path.cwd() / ".lab") / "delta"
+def spark_settings() -> dict[str, Any]:
+    """What the spark role declares in the lab's manifest: containers, worker count, the Delta volume."""
+    try:
+        return role("spark")
+    except ManifestError as exc:
+        pytest.skip(f"Spark is not in the lab's manifest ({exc})")
+
+
+@pytest.fixture(scope="session")
+def delta_root(spark_settings: dict[str, Any]) -> Path:
+    """The host directory behind the lab's Delta volume."""
+    root = Path(spark_settings["delta"]["host_dir"])
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
 @pytest.fixture
-def delta_table(delta_root: Path) -> Generator[Callable[[str], DeltaPath], None, None]:
+def delta_table(delta_root: Path, spark_settings: dict[str, Any]) -> Generator[Callable[[str], DeltaPath], None, None]:
     """Unique Delta table paths (host and container views); each is removed afterwards, pass or fail."""
     made: list[DeltaPath] = []
 
     def make(hint: str) -> DeltaPath:
-        path = DeltaPath.unique(delta_root, SPARK_DELTA_MOUNT, hint)
+        path = DeltaPath.unique(delta_root, spark_settings["delta"]["mount"], hint)
         made.append(path)
         return path
 

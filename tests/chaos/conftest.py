@@ -16,28 +16,23 @@ import requests
 
 from cdc_lab.containers import ContainerState, container_for, docker, wait_healthy
 from cdc_lab.endpoints import Endpoint, load_endpoints
-from cdc_lab.mysql import APP_USER, connect, credentials_dir, read_account
+from cdc_lab.manifest import MANIFEST_ENV, containers
+from cdc_lab.mysql import MysqlSettings, connect
 from cdc_lab.wait import wait_until
 from tests.conftest import PROJECT_DIR, child_env
 
-# The lab's services, by their containers' cdc-lab.service label.
-LAB_SERVICES = [
-    "prometheus",
-    "alertmanager",
-    "webhook-sink",
-    "mysql",
-    "spark-master",
-    "spark-worker-1",
-    "spark-connect",
-]
-# NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash.
-RECOVERY_BOUND_S = {"spark-master": 60.0, "spark-worker-1": 60.0, "spark-connect": 60.0}
+MANIFEST = PROJECT_DIR / ".lab" / "lab.json"
+# The lab's services, by their containers' cdc-lab.service label, as the lab's manifest declares them.
+LAB_SERVICES = list(containers({} if not MANIFEST.is_file() else json.loads(MANIFEST.read_text())))
+# NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash (the Spark
+# containers' JVMs, and the master's recovery of its workers and application, take longer).
+SPARK_RECOVERY_BOUND_S = 60.0
 DEFAULT_RECOVERY_BOUND_S = 30.0
 REPORT = PROJECT_DIR / ".lab" / "reports" / "chaos-recovery.json"
 
 
 def recovery_bound(service: str) -> float:
-    return RECOVERY_BOUND_S.get(service, DEFAULT_RECOVERY_BOUND_S)
+    return SPARK_RECOVERY_BOUND_S if service.startswith("spark-") else DEFAULT_RECOVERY_BOUND_S
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -93,8 +88,8 @@ def answers(service: str, endpoints: dict[str, Endpoint]) -> Callable[[], bool]:
         return requests.get(f"{endpoints['webhook-sink'].url}/notifications", timeout=5).ok
 
     def mysql() -> bool:
-        account = read_account(credentials_dir(PROJECT_DIR / ".lab" / "endpoints.json"), "app", APP_USER)
-        connection = connect(endpoints["mysql"], account)
+        settings = MysqlSettings.from_manifest(json.loads(MANIFEST.read_text()))
+        connection = connect(endpoints["mysql"], settings.account("app"), settings.database)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -164,4 +159,4 @@ def passwords() -> dict[str, str]:
 
 def venv_env() -> dict[str, str]:
     """The environment for child processes (``child_env``), pointed at this checkout's lab."""
-    return {**child_env(), "CDC_LAB_ENDPOINTS": str(PROJECT_DIR / ".lab" / "endpoints.json")}
+    return {**child_env(), MANIFEST_ENV: str(MANIFEST)}

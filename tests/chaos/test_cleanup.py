@@ -20,13 +20,12 @@ import threading
 import pytest
 
 from cdc_lab.delta_engines import DeltaRsEngine
-from cdc_lab.mysql import DATABASE
 
 
 def make_everything(mysql_table, mysql_connect, alert_session, delta_table):
     table = mysql_table("cleanup", "id INT PRIMARY KEY")
     with mysql_connect().cursor() as cursor:
-        cursor.execute(f"INSERT INTO `{DATABASE}`.`{table}` VALUES (1), (2), (3)")
+        cursor.execute(f"INSERT INTO `{table}` VALUES (1), (2), (3)")
     name = alert_session.new_name("cleanup")
     alert = alert_session.alert(name)
     alert_session.fire(alert)
@@ -53,7 +52,7 @@ def test_times_out_after_making_everything(mysql_table, mysql_connect, alert_ses
 
 @pytest.mark.timeout(300)
 def test_failed_and_timed_out_tests_leave_no_test_data(tmp_path):
-    before = find_leftovers(PROJECT_DIR / ".lab" / "endpoints.json", settle=30)
+    before = find_leftovers(PROJECT_DIR / ".lab" / "lab.json", settle=30)
     assert before.clean, f"test data was left before this test: {before.lines()}"
     (tmp_path / "test_broken.py").write_text(BROKEN_TESTS)
     result = subprocess.run(
@@ -66,6 +65,6 @@ def test_failed_and_timed_out_tests_leave_no_test_data(tmp_path):
     assert "ERROR" not in result.stdout.split("short test summary info")[-1], "a fixture's cleanup failed"
 
     started = time.monotonic()
-    after = find_leftovers(PROJECT_DIR / ".lab" / "endpoints.json", settle=60)
+    after = find_leftovers(PROJECT_DIR / ".lab" / "lab.json", settle=60)
     assert after.clean, f"test data left behind: {after.lines()}"
     record_recovery("a failing and a timed-out test, then the leftover check", time.monotonic() - started)

@@ -12,7 +12,6 @@ import requests
 from cdc_lab.containers import ContainerState, container_for, docker, lab_container_names
 from cdc_lab.delta_engines import DeltaRsEngine
 from cdc_lab.endpoints import load_endpoints
-from cdc_lab.mysql import DATABASE
 from cdc_lab.services import SERVICES
 from cdc_lab.wait import wait_until
 from tests.chaos.conftest import make, record_recovery, spark_scalar
@@ -48,7 +47,7 @@ def test_daemon_restart_then_make_lab_brings_everything_back_with_data_intact(
     marker = uuid.uuid4().hex
     with mysql_connect().cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO `{DATABASE}`.`{table}` (id, name) VALUES (%s, %s)",
+            f"INSERT INTO `{table}` (id, name) VALUES (%s, %s)",
             [(i, f"{marker}-{i}") for i in range(ROWS)],
         )
     delta = delta_table("daemon")
@@ -78,7 +77,7 @@ def test_daemon_restart_then_make_lab_brings_everything_back_with_data_intact(
     assert {entry.split("_", 1)[1] for entry in recovery} == has, (recovery, master["activeapps"], master["workers"])
 
     with mysql_connect().cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*), SUM(name LIKE %s) FROM `{DATABASE}`.`{table}`", (f"{marker}-%",))
+        cursor.execute(f"SELECT COUNT(*), SUM(name LIKE %s) FROM `{table}`", (f"{marker}-%",))
         assert cursor.fetchone() == (ROWS, ROWS)
     assert engine.version(delta) == version_before
     assert sorted(engine.read(delta), key=lambda row: row["id"]) == rows_before

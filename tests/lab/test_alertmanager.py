@@ -7,6 +7,7 @@ everything a test made, even when the test fails. Every wait polls with a deadli
 import pytest
 import yaml
 
+from cdc_lab.manifest import lab_name
 from cdc_lab.wait import wait_until
 
 pytestmark = pytest.mark.alertmanager
@@ -156,7 +157,7 @@ def test_prometheus_rule_alert_arrives_in_alertmanager_and_at_the_sink(
         what=f"Prometheus's LabTestSwitch alert for {switch} in Alertmanager",
     )
     assert fired["labels"]["test"] == "true"
-    assert fired["labels"]["lab"] == "cdc-lab"
+    assert fired["labels"]["lab"] == lab_name()
 
     def delivered():
         return [

@@ -9,11 +9,11 @@ import threading
 import time
 
 import pytest
-import yaml
 
 from cdc_lab.cdc import BinlogCapture
-from cdc_lab.mysql import CDC_USER, connect
-from tests.conftest import PROJECT_DIR, run_concurrently
+from cdc_lab.manifest import role
+from cdc_lab.mysql import connect
+from tests.conftest import run_concurrently
 
 pytestmark = [pytest.mark.mysql, pytest.mark.cdc]
 
@@ -21,10 +21,6 @@ CAPTURE_BOUND_S = 10  # every committed change is captured within this many seco
 PRODUCT_COLUMNS = "id INT PRIMARY KEY, name VARCHAR(255) NOT NULL, description VARCHAR(512), weight FLOAT"
 # MariaDB names two of MySQL's privileges differently; both mean the same grant.
 PRIVILEGE_ALIASES = {"BINLOG MONITOR": "REPLICATION CLIENT", "REPLICATION REPLICA": "REPLICATION SLAVE"}
-
-
-def configured(name):
-    return yaml.safe_load((PROJECT_DIR / "group_vars" / "all" / "mysql.yml").read_text())[name]
 
 
 def server_variables(connection):
@@ -40,14 +36,15 @@ def execute(connection, *statements):
 
 
 def test_server_meets_the_cdc_prerequisites(mysql_connect):
+    mysql_server = role("mysql")["server"]
     variables = server_variables(mysql_connect())
     is_mariadb = "mariadb" in variables["version"].lower()
     expected = {
         "log_bin": "ON",
         "binlog_format": "ROW",
         "binlog_row_image": "FULL",
-        "server_id": str(configured("mysql_server_id")),
-        "binlog_expire_logs_seconds": str(configured("mysql_binlog_expire_seconds")),
+        "server_id": str(mysql_server["server_id"]),
+        "binlog_expire_logs_seconds": str(mysql_server["binlog_expire_seconds"]),
     }
     expected.update({"gtid_strict_mode": "ON"} if is_mariadb else {"gtid_mode": "ON", "enforce_gtid_consistency": "ON"})
     wrong = {name: variables.get(name) for name, value in expected.items() if variables.get(name) != value}
@@ -63,7 +60,7 @@ def test_cdc_user_has_exactly_its_grants(mysql_endpoint, mysql_cdc_account):
     finally:
         connection.close()
     global_grants = [g for g in grants if " ON *.* TO " in g]
-    assert len(global_grants) == 1, f"{len(grants)} grant lines for {CDC_USER}"
+    assert len(global_grants) == 1, f"{len(grants)} grant lines for {mysql_cdc_account.user}"
     privileges = global_grants[0].split("GRANT ", 1)[1].split(" ON *.*", 1)[0].split(", ")
     normalised = sorted(PRIVILEGE_ALIASES.get(p, p) for p in privileges)
     assert normalised == sorted(["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "REPLICATION CLIENT"])
@@ -74,7 +71,7 @@ def test_products_table_of_the_spec_exists(mysql_connect):
     with mysql_connect().cursor() as cursor:
         cursor.execute(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-            "WHERE table_schema = 'inventory' AND table_name = 'products' ORDER BY ordinal_position"
+            "WHERE table_schema = DATABASE() AND table_name = 'products' ORDER BY ordinal_position"
         )
         columns = cursor.fetchall()
     assert [(name, kind) for name, kind, _ in columns] == [
@@ -85,7 +82,9 @@ def test_products_table_of_the_spec_exists(mysql_connect):
     ]
 
 
-def test_insert_yields_one_create_event_with_the_full_after_image(mysql_connect, mysql_table, binlog_capture):
+def test_insert_yields_one_create_event_with_the_full_after_image(
+    mysql_connect, mysql_table, binlog_capture, mysql_settings
+):
     table = mysql_table("insert", PRODUCT_COLUMNS)
     capture = binlog_capture(table)
     execute(mysql_connect(), f"INSERT INTO {table} VALUES (101, 'scooter', 'Small 2-wheel scooter', 3.14)")
@@ -98,7 +97,7 @@ def test_insert_yields_one_create_event_with_the_full_after_image(mysql_connect,
         "description": "Small 2-wheel scooter",
         "weight": pytest.approx(3.14),
     }
-    assert (event.source["db"], event.source["table"]) == ("inventory", table)
+    assert (event.source["db"], event.source["table"]) == (mysql_settings.database, table)
     assert event.source["file"].startswith("mysql-bin.")
     assert event.source["pos"] > 0
     assert event.source["gtid"]
@@ -253,7 +252,7 @@ def test_events_after_add_column_carry_the_new_column(mysql_connect, mysql_table
 
 
 def test_reader_restarted_from_saved_position_neither_loses_nor_repeats(
-    mysql_endpoint, mysql_cdc_account, mysql_connect, mysql_table, binlog_capture
+    mysql_endpoint, mysql_cdc_account, mysql_connect, mysql_table, binlog_capture, mysql_settings
 ):
     table = mysql_table("restart", PRODUCT_COLUMNS)
     capture = binlog_capture(table)
@@ -264,7 +263,9 @@ def test_reader_restarted_from_saved_position_neither_loses_nor_repeats(
     saved = capture.position
     for i in range(5, 10):
         execute(connection, f"INSERT INTO {table} VALUES ({i}, 'batch2', NULL, 0)")
-    restarted = BinlogCapture(mysql_endpoint, mysql_cdc_account, saved, tables=[table], schemas=["inventory"])
+    restarted = BinlogCapture(
+        mysql_endpoint, mysql_cdc_account, saved, tables=[table], schemas=[mysql_settings.database]
+    )
     second = restarted.read_until(lambda events: len(events) >= 5, timeout=CAPTURE_BOUND_S)
     assert [e.after["id"] for e in first] == list(range(5))
     assert [e.after["id"] for e in second] == list(range(5, 10))

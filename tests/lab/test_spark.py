@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pyspark
 import pytest
 import requests
-import yaml
 
+from cdc_lab.manifest import lab_name
 from cdc_lab.pytest_plugin import require_service
 from cdc_lab.wait import wait_until
 from tests.conftest import run_concurrently
@@ -51,12 +51,13 @@ def test_job_runs_on_a_worker_executor_not_in_local_mode(spark, lab_endpoints):
     assert all(host.startswith("spark-worker-") for host in hosts)
 
 
-def test_master_lists_every_worker_alive_and_the_connect_application(lab_endpoints, project_dir):
+def test_master_lists_every_worker_alive_and_the_connect_application(lab_endpoints, spark_settings):
     master_ui = require_service(lab_endpoints, "spark-master-ui")
     state = requests.get(f"{master_ui.url}/json/", timeout=UI_TIMEOUT_S).json()
-    expected_workers = yaml.safe_load((project_dir / "group_vars" / "all" / "spark.yml").read_text())["spark_workers"]
-    assert [w["state"] for w in state["workers"] if w["state"] == "ALIVE"] == ["ALIVE"] * expected_workers
-    assert [app["name"] for app in state["activeapps"]] == ["cdc-lab Spark Connect"]
+    assert [w["state"] for w in state["workers"] if w["state"] == "ALIVE"] == ["ALIVE"] * spark_settings["workers"]
+    workers = {name for service, name in spark_settings["containers"].items() if service.startswith("spark-worker-")}
+    assert len(workers) == spark_settings["workers"]
+    assert [app["name"] for app in state["activeapps"]] == [f"{lab_name()} Spark Connect"]
 
 
 def test_spark_and_the_host_share_the_delta_volume(spark, delta_table):

@@ -17,6 +17,7 @@ from cdc_lab.wait import wait_until
 pytestmark = pytest.mark.ui
 
 VISIBLE_WITHIN_S = 5  # user story 2, scenario 1: a posted alert appears in the UI within 5 s
+UI_ACTION_S = 15  # a click or keystroke taking effect in the UI, with room for a loaded machine
 SEVERITY_RECEIVERS = [("critical", "critical"), ("warning", "warning"), ("info", "default")]
 
 
@@ -82,19 +83,36 @@ def test_silence_made_in_the_ui_form_silences_the_alert_and_expires_from_the_ui(
     creator = f"cdc-lab-ui-{name[-10:]}"
 
     ui_page.goto(f"{alertmanager_endpoint.url}/#/silences/new")
+    # The form is ready once the UI has filled in the start time; typing before that can be reset.
+    start = ui_page.locator("label:has-text('Start') + input")
+    wait_until(lambda: start.input_value(), timeout=UI_ACTION_S, what="the New Silence form's start time")
     matchers = ui_page.locator("#filter-bar-matcher")
     for typed in (f'alertname="{name}"', 'test="true"'):
         matchers.click()
         matchers.press_sequentially(typed)
         matchers.press("Enter")
-    ui_page.locator("label:has-text('Creator') + input").fill(creator)
-    ui_page.locator("label:has-text('Comment') + textarea").press_sequentially("silenced through the web UI")
+        ui_page.get_by_role("button", name=typed, exact=True).wait_for(timeout=UI_ACTION_S * 1000)
+    fields = {
+        ui_page.locator("label:has-text('Creator') + input"): creator,
+        ui_page.locator("label:has-text('Comment') + textarea"): "silenced through the web UI",
+    }
+    for field, text in fields.items():
+        field.click()
+        field.press_sequentially(text)
+    # Every keystroke reached the form's state (the UI re-renders each field from it) before Create is clicked.
+    wait_until(
+        lambda: all(field.input_value() == text for field, text in fields.items()),
+        timeout=UI_ACTION_S,
+        what="the typed creator and comment in the form",
+    )
     ui_page.get_by_role("button", name="Create").click()
+    # The UI shows the silence it made (ID, Created by, ...) once the API has taken it.
+    ui_page.get_by_text("Created by", exact=True).wait_for(timeout=UI_ACTION_S * 1000)
 
     def made():
         return alertmanager.silences(filters=[f'alertname="{name}"'])
 
-    (silence,) = wait_until(made, timeout=VISIBLE_WITHIN_S, what=f"the UI's silence for {name} in the API")
+    (silence,) = wait_until(made, timeout=UI_ACTION_S, what=f"the UI's silence for {name} in the API")
     alert_session.adopt_silence(silence["id"])
     assert silence["createdBy"] == creator
     assert silence["status"]["state"] == "active"

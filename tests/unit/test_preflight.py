@@ -33,7 +33,7 @@ def test_defaults_pass():
         ("prometheus_retention=forever", "prometheus_retention must be a Prometheus duration"),
         ("lab_publish_address=0.0.0.0", "lab_publish_address must be a loopback address"),
         ("prometheus_memory=8g", "over lab_memory_budget"),
-        ("alertmanager_port=9090", "Two services publish the same port: prometheus_port, alertmanager_port"),
+        ("alertmanager_port=9090", "Two services publish the same port: alertmanager_port, prometheus_port"),
         (
             '{"alertmanager_receivers": [{"name": "default", "url": "https://hooks.example.com/x"}]}',
             "Receiver 'default' in alertmanager_receivers sends to https://hooks.example.com/x, "
@@ -86,6 +86,10 @@ def test_port_in_use_by_something_else_is_refused():
         result = preflight(f"prometheus_port={port}")
     assert result.returncode != 0
     assert f"Port {port} (prometheus_port) is already in use" in result.stdout
+    suggested = int(re.search(r"-e prometheus_port=(\d+)", result.stdout)[1])
+    assert port < suggested <= 65535, "the advice must name a port, and another one"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", suggested))  # free when suggested, as the advice says
 
 
 def test_preflight_covers_every_role_the_lab_runs():
