@@ -133,31 +133,24 @@ def delta_spark(endpoint: Endpoint, root: Path, mount: str, runs: int) -> list[F
 
 def alertmanager_ui_latency(endpoint: Endpoint, runs: int) -> Figure:
     """From an alert posted to the API to its group on the web UI's alerts page (Debian's chromium, headless)."""
-    import shutil as shell
     from datetime import UTC, datetime
 
-    from playwright.sync_api import sync_playwright
-
     from cdc_lab.alertmanager import AlertmanagerClient, rfc3339, wait_for_alert_on_ui
-    from cdc_lab.pytest_plugin import BROWSER_ARGS
+    from cdc_lab.browser import chromium
 
     client = AlertmanagerClient(endpoint.url)
     samples = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shell.which("chromium"), args=BROWSER_ARGS)
+    with chromium() as browser:
         page = browser.new_page()
-        try:
-            for _ in range(runs):
-                alert = {"labels": {"alertname": f"cdclab_bench_ui_{uuid.uuid4().hex[:10]}", "test": "true"}}
-                start = time.perf_counter()
-                client.post_alerts([alert])
-                try:
-                    wait_for_alert_on_ui(page, endpoint.url, alert["labels"]["alertname"], timeout=30)
-                    samples.append(time.perf_counter() - start)
-                finally:
-                    client.post_alerts([{**alert, "endsAt": rfc3339(datetime.now(UTC))}])
-        finally:
-            browser.close()
+        for _ in range(runs):
+            alert = {"labels": {"alertname": f"cdclab_bench_ui_{uuid.uuid4().hex[:10]}", "test": "true"}}
+            start = time.perf_counter()
+            client.post_alerts([alert])
+            try:
+                wait_for_alert_on_ui(page, endpoint.url, alert["labels"]["alertname"], timeout=30)
+                samples.append(time.perf_counter() - start)
+            finally:
+                client.post_alerts([{**alert, "endsAt": rfc3339(datetime.now(UTC))}])
     return Figure("Alertmanager: alert posted to visible in the web UI", "s", samples, 5.0, "< 5 s (US2 scenario 1)")
 
 

@@ -47,9 +47,6 @@ class MysqlSettings:
         }
         return cls(database=str(declared["database"]), accounts=accounts)
 
-    def user(self, account: str) -> str:
-        return self.accounts[account][0]
-
     def account(self, account: str, environ: Mapping[str, str] | None = None) -> Account:
         """The account whose password `make lab` generated (CDC_LAB_CREDENTIALS_DIR overrides the directory)."""
         user, path = self.accounts[account]

@@ -7,7 +7,6 @@ any other skip of a lab test, is turned into a failure that carries the skip's r
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from cdc_lab.alerting import AlertSession
 from cdc_lab.alertmanager import AlertmanagerClient
+from cdc_lab.browser import BrowserMissing, chromium
 from cdc_lab.cdc import BinlogCapture
 from cdc_lab.delta_engines import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
 from cdc_lab.endpoints import Endpoint, load_endpoints, load_features
@@ -193,34 +193,14 @@ def alert_session(
         pytest.fail("alert cleanup failed: " + "; ".join(problems), pytrace=False)
 
 
-# Debian's chromium as root, headless, with nothing reaching outside the machine (its background services would).
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 @pytest.fixture(scope="session")
 def lab_browser() -> Generator[Any, None, None]:
     """Debian's chromium, headless, driven by Playwright (one per test process; a fresh profile each launch)."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(
-            "Debian's chromium is not installed (`make lab` installs it): apt-get install chromium", pytrace=False
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=BROWSER_ARGS)
-        try:
+    try:
+        with chromium() as browser:
             yield browser
-        finally:
-            browser.close()
+    except BrowserMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ import requests
 
 from cdc_lab.containers import ContainerState, container_for, docker, wait_healthy
 from cdc_lab.endpoints import Endpoint, load_endpoints
-from cdc_lab.manifest import MANIFEST_ENV, containers
+from cdc_lab.manifest import MANIFEST_ENV, containers, read_manifest
 from cdc_lab.mysql import MysqlSettings, connect
 from cdc_lab.wait import wait_until
 from tests.conftest import PROJECT_DIR, child_env
 
 MANIFEST = PROJECT_DIR / ".lab" / "lab.json"
 # The lab's services, by their containers' cdc-lab.service label, as the lab's manifest declares them.
-LAB_SERVICES = list(containers({} if not MANIFEST.is_file() else json.loads(MANIFEST.read_text())))
+LAB_SERVICES = list(containers(read_manifest({MANIFEST_ENV: str(MANIFEST)})))
 # NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash (the Spark
 # containers' JVMs, and the master's recovery of its workers and application, take longer).
 SPARK_RECOVERY_BOUND_S = 60.0
@@ -88,7 +88,7 @@ def answers(service: str, endpoints: dict[str, Endpoint]) -> Callable[[], bool]:
         return requests.get(f"{endpoints['webhook-sink'].url}/notifications", timeout=5).ok
 
     def mysql() -> bool:
-        settings = MysqlSettings.from_manifest(json.loads(MANIFEST.read_text()))
+        settings = MysqlSettings.from_manifest(read_manifest({MANIFEST_ENV: str(MANIFEST)}))
         connection = connect(endpoints["mysql"], settings.account("app"), settings.database)
         try:
             with connection.cursor() as cursor:
