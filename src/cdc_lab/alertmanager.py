@@ -130,13 +130,15 @@ def ui_alert_group(page: Any, name: str) -> Any:
     return page.locator("div.btn-group > span.btn", has_text=f'alertname="{name}"')
 
 
-def wait_for_alert_on_ui(page: Any, base_url: str, name: str, timeout: float) -> float:
-    """Load the UI's alerts page until the alert is on it (the UI shows what it fetched at load), within timeout
-    seconds; return the seconds it took."""
+def wait_for_alert_on_ui(page: Any, base_url: str, name: str, timeout: float, receiver: str | None = None) -> float:
+    """Load the UI's alerts page (filtered to the alert, or to a receiver) until the alert is on it (the UI shows
+    what it fetched at load), within timeout seconds; return the seconds it took."""
     start = time.monotonic()
+    url = ui_alerts_url(base_url, receiver=receiver) if receiver else ui_alerts_url(base_url, name=name)
 
     def on_screen() -> bool:
-        page.goto(ui_alerts_url(base_url, name=name))
+        page.goto(url)
+        page.reload()
         try:
             ui_alert_group(page, name).wait_for(timeout=1000)
         except Exception:  # not rendered yet (Playwright's TimeoutError): load the page again until the deadline

@@ -62,13 +62,11 @@ def test_alerts_show_under_the_receiver_their_severity_routes_to(alert_session, 
     names = {severity: alert_session.new_name(f"ui_{severity}") for severity, _ in SEVERITY_RECEIVERS}
     alert_session.fire(*(alert_session.alert(name, severity=severity) for severity, name in names.items()))
     for severity, receiver in SEVERITY_RECEIVERS:
-        ui_page.goto(ui_alerts_url(alertmanager_endpoint.url, name=names[severity]))
-        ui_alert_group(ui_page, names[severity]).wait_for(timeout=VISIBLE_WITHIN_S * 1000)
+        wait_for_alert_on_ui(ui_page, alertmanager_endpoint.url, names[severity], UI_ACTION_S)
         group = ui_page.locator("div.mb-3", has=ui_alert_group(ui_page, names[severity]))
         assert group.locator("button").first.inner_text().strip() == receiver
 
-        ui_page.goto(ui_alerts_url(alertmanager_endpoint.url, receiver=receiver))
-        ui_alert_group(ui_page, names[severity]).wait_for(timeout=VISIBLE_WITHIN_S * 1000)
+        wait_for_alert_on_ui(ui_page, alertmanager_endpoint.url, names[severity], UI_ACTION_S, receiver=receiver)
         others = [name for other, name in names.items() if other != severity]
         assert all(ui_alert_group(ui_page, other).count() == 0 for other in others), f"{receiver} shows {others}"
 
