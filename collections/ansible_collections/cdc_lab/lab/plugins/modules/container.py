@@ -59,6 +59,19 @@ options:
     default: false
   state_dir: {description: The lab's state directory (named in the stale-volume message)., type: str, default: ""}
   restart: {description: Restart the container even when its configuration is unchanged., type: bool, default: false}
+  wait:
+    description:
+      - Wait here for the container to be healthy. Without it the container is started and the health wait is left
+        to M(cdc_lab.lab.healthy), which waits for several containers at once (services nothing in the play needs
+        before the end).
+    type: bool
+    default: true
+  record_file:
+    description:
+      - File (JSON) the container's converged options are written to, not counted as a change. M(cdc_lab.lab.fast_path)
+        starts the lab's containers again from these files when nothing else changed. Empty writes nothing.
+    type: str
+    default: ""
 author: cdc-lab
 """
 
@@ -68,39 +81,48 @@ messages:
   description: What the user should read (a stopped container, replaced volumes).
   type: list
   returned: always
-seconds: {description: Seconds the task took, health wait included., type: float, returned: always}
+seconds: {description: Seconds the task took, health wait included (when I(wait))., type: float, returned: always}
+service: {description: The service (as given)., type: str, returned: always}
+name: {description: The container (as given)., type: str, returned: always}
+waited: {description: Whether the health wait ran here., type: bool, returned: always}
 """
 
 import hashlib
 import json
+import os
 import shlex
 import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cdc_lab.lab.plugins.module_utils.docker_cli import (
+    HASH_LABEL,
+    Docker,
+    wait_healthy,
+)
 
-HASH_LABEL = "cdc-lab.config-hash"
-
-
-class Docker:
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-
-    def run(self, *args: str, check: bool = True) -> tuple[int, str, str]:
-        rc, out, err = self.module.run_command(["docker", *args])
-        if check and rc != 0:
-            self.module.fail_json(
-                msg=f"docker {' '.join(args[:3])} ... failed (exit {rc}): {err.strip() or out.strip()}"
-            )
-        return rc, out, err
-
-    def inspect(self, kind: str, name: str) -> dict[str, Any] | None:
-        rc, out, _ = self.run(kind, "inspect", name, check=False)
-        return json.loads(out)[0] if rc == 0 and out.strip().startswith("[") else None
-
-    def logs(self, name: str, lines: int) -> list[str]:
-        _, out, err = self.run("logs", "--tail", str(lines), name, check=False)
-        return (out + err).strip().splitlines()
+# The options a container is replayed from (cdc_lab.lab.fast_path): its configuration, not this run's decisions.
+RECORDED = (
+    "name",
+    "service",
+    "lab",
+    "image",
+    "command",
+    "env",
+    "ports",
+    "publish_address",
+    "volumes",
+    "network",
+    "healthcheck",
+    "memory",
+    "restart_retries",
+    "labels",
+    "stop_timeout",
+    "health_timeout",
+    "log_lines",
+    "state_dir",
+    "wait",
+)
 
 
 def desired_hash(params: dict[str, Any]) -> str:
@@ -173,41 +195,22 @@ def named_volumes(params: dict[str, Any]) -> list[str]:
     return [volume.split(":")[0] for volume in params["volumes"] if not volume.startswith("/")]
 
 
-def health_of(container: dict[str, Any] | None) -> str:
-    state = container["State"] if container else {}
-    return (state.get("Health") or {}).get("Status", "none" if container else "missing")
-
-
-def failure_report(docker: Docker, params: dict[str, Any], container: dict[str, Any] | None, waited: float) -> str:
-    state = (container or {}).get("State", {})
-    health_log = [entry.get("Output", "").strip() for entry in (state.get("Health") or {}).get("Log", [])]
-    lines = [
-        f"{params['name']} did not become healthy within {params['health_timeout']:g} s (waited {waited:.1f} s; "
-        f"state {state.get('Status', 'missing')}, health {health_of(container)}, restarts "
-        f"{(container or {}).get('RestartCount', 0)} of {params['restart_retries']}, exit code "
-        f"{state.get('ExitCode', '?')}). Raise the timeout with the service's *_health_timeout variable if the host "
-        "is just slow.",
-        "Health log:",
-        *health_log,
-        f"Last {params['log_lines']} log lines:",
-        *docker.logs(params["name"], params["log_lines"]),
-    ]
-    return "\n".join(lines)
-
-
-def wait_healthy(docker: Docker, params: dict[str, Any], started: float, messages: list[str]) -> None:
-    deadline = started + params["health_timeout"]
-    while True:
-        container = docker.inspect("container", params["name"])
-        status = health_of(container)
-        state = (container or {}).get("State", {})
-        if status == "healthy" or (status == "none" and state.get("Running")):
-            return
-        gave_up = state.get("Status") in ("exited", "dead") and container["RestartCount"] >= params["restart_retries"]
-        if gave_up or time.monotonic() >= deadline:
-            report = failure_report(docker, params, container, time.monotonic() - started)
-            docker.module.fail_json(msg="\n".join([*messages, report]), changed=True)
-        time.sleep(0.25)
+def write_record(path: str, params: dict[str, Any], config_hash: str) -> None:
+    """Write the container's converged options when they differ from the file's (atomically; no change reported)."""
+    record = {key: params[key] for key in RECORDED}
+    record["config_hash"] = config_hash
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 def main() -> None:
@@ -233,6 +236,8 @@ def main() -> None:
             "replace_stale_volumes": {"type": "bool", "default": False},
             "state_dir": {"type": "str", "default": ""},
             "restart": {"type": "bool", "default": False},
+            "wait": {"type": "bool", "default": True},
+            "record_file": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -323,9 +328,22 @@ def main() -> None:
             docker.run("restart", "--time", str(params["stop_timeout"]), name)
         elif action == "started":
             docker.run("start", name)
-        wait_healthy(docker, params, time.monotonic(), messages)
+        if params["wait"]:
+            _, reports = wait_healthy(docker, [params], {name: time.monotonic()})
+            if reports:
+                module.fail_json(msg="\n".join([*messages, *reports]), changed=True)
+        if params["record_file"]:
+            write_record(params["record_file"], params, config_hash)
 
-    module.exit_json(changed=changed, action=action, messages=messages, seconds=round(time.monotonic() - started, 2))
+    module.exit_json(
+        changed=changed,
+        action=action,
+        messages=messages,
+        seconds=round(time.monotonic() - started, 2),
+        service=params["service"],
+        name=name,
+        waited=params["wait"] and not module.check_mode,
+    )
 
 
 if __name__ == "__main__":

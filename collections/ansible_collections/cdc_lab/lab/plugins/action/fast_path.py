@@ -1,0 +1,231 @@
+# Copyright: cdc-lab contributors. Apache-2.0.
+"""The no-op check of `make lab` (runs on the controller; see the module stub for the documentation)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import time
+from typing import Any
+
+from ansible import context
+from ansible.plugins.action import ActionBase
+from ansible.utils.vars import load_extra_vars
+
+# Tags under which the whole lab play runs, so a recorded converge stands for it.
+WHOLE_RUN_TAGS = {"all", "verify"}
+# Extra variables that choose how `make lab` runs, not what the lab is.
+NOT_CONFIGURATION = {"lab_fast_path"}
+SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_lines(root: str, path: str, contents: bool = True) -> list[str]:
+    """One line per file under path (or path itself): its path relative to root, and its digest (or size and mode)."""
+    full = os.path.join(root, path)
+    files = []
+    if os.path.isfile(full):
+        files = [full]
+    elif os.path.isdir(full):
+        for directory, subdirs, names in os.walk(full):
+            subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
+            files += [os.path.join(directory, name) for name in names if not name.endswith((".pyc", ".tmp"))]
+    lines = []
+    for name in sorted(files):
+        if contents:
+            lines.append(f"{os.path.relpath(name, root)} {file_digest(name)}")
+        else:
+            info = os.stat(name)
+            lines.append(f"{os.path.relpath(name, root)} {info.st_size} {oct(info.st_mode)}")
+    return lines or [f"{path} absent"]
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=30, check=False)
+
+
+def port_is_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As Docker's proxy binds: a port with connections in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(
+        ("mode", "enabled", "project_dir", "inputs", "state_dir", "state_inputs", "record", "lab", "network",
+         "containers", "records_dir")
+    )
+
+    def fingerprint(self, args: dict[str, Any]) -> str:
+        lines = []
+        for path in args["inputs"]:
+            lines += tree_lines(args["project_dir"], path)
+        for path in args["state_inputs"]:
+            # Credentials: whether each is there, its size and mode; never a digest of a secret.
+            lines += tree_lines(args["state_dir"], path, contents=not path.startswith("credentials"))
+        extra = {key: value for key, value in load_extra_vars(self._loader).items() if key not in NOT_CONFIGURATION}
+        lines.append("extra_vars " + json.dumps(extra, sort_keys=True, default=str))
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def why_not(self, args: dict[str, Any]) -> str | None:
+        """Why this run cannot be settled from the record, before looking at Docker."""
+        if not args.get("enabled", True):
+            return "lab_fast_path is false"
+        tags = set(context.CLIARGS.get("tags") or ["all"])
+        if not tags <= WHOLE_RUN_TAGS or context.CLIARGS.get("skip_tags") or context.CLIARGS.get("start_at_task"):
+            return "tags, skipped tags or a start task were given"
+        if context.CLIARGS.get("subset"):
+            return "a --limit was given"
+        return None
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        started = time.monotonic()
+        if args.get("mode") == "record":
+            partial = self.why_not({**args, "enabled": True})
+            if partial:
+                # A partial run stands for nothing: the next run converges in full.
+                self.forget(args)
+                return {**result, "path": "not recorded", "why": partial, "changed": False}
+            return {**result, **self.record(args), "changed": False}
+        why = self.why_not(args)
+        settled: dict[str, Any] = {"path": "full", "why": why}
+        if why is None:
+            settled = self.settle(args, task_vars or {})
+        if settled["path"] == "full" and not self._task.check_mode:
+            # The record stands for a successful run only: a run that stops half-way leaves none.
+            self.forget(args)
+        settled["seconds"] = round(time.monotonic() - started, 2)
+        return {**result, **settled, "changed": settled["path"] == "started"}
+
+    @staticmethod
+    def forget(args: dict[str, Any]) -> None:
+        try:
+            os.remove(args["record"])
+        except FileNotFoundError:
+            pass
+
+    def record(self, args: dict[str, Any]) -> dict[str, Any]:
+        records_dir = args["records_dir"]
+        specs = []
+        for name in args["containers"]:
+            with open(os.path.join(records_dir, f"{name}.json"), encoding="utf-8") as handle:
+                specs.append(json.load(handle))
+        record = {
+            "fingerprint": self.fingerprint(args),
+            "records_dir": records_dir,
+            "network": args["network"],
+            "containers": specs,
+        }
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+        descriptor = os.open(args["record"] + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(args["record"] + ".tmp", args["record"])
+        return {"path": "recorded", "containers": [spec["name"] for spec in specs]}
+
+    def settle(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with open(args["record"], encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return {"path": "full", "why": "no record of a successful run"}
+        if record.get("fingerprint") != self.fingerprint(args):
+            return {"path": "full", "why": "the lab's files, variables or state changed since the last run"}
+        try:
+            listed = docker("ps", "--all", "--filter", f"label=cdc-lab.lab={args['lab']}", "--format", "{{json .}}")
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return {"path": "full", "why": f"docker ps failed: {error}"}
+        if listed.returncode != 0:
+            return {"path": "full", "why": "the Docker daemon does not answer"}
+        running = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+        specs = record["containers"]
+        if not running:
+            return self.start(record, task_vars)
+        return self.compare(specs, running)
+
+    @staticmethod
+    def compare(specs: list[dict[str, Any]], running: list[dict[str, Any]]) -> dict[str, Any]:
+        found = {container["Names"]: container for container in running}
+        extra = sorted(set(found) - {spec["name"] for spec in specs})
+        if extra:
+            return {"path": "full", "why": f"containers the lab does not declare: {', '.join(extra)}"}
+        lines = []
+        for spec in specs:
+            container = found.get(spec["name"])
+            if container is None:
+                return {"path": "full", "why": f"{spec['name']} is missing"}
+            labels = dict(item.split("=", 1) for item in container.get("Labels", "").split(",") if "=" in item)
+            if labels.get("cdc-lab.config-hash") != spec["config_hash"]:
+                return {"path": "full", "why": f"{spec['name']} runs another configuration"}
+            status = container.get("Status", "")
+            healthy = "(healthy)" in status or (spec["healthcheck"] == {} and "(" not in status)
+            if container.get("State") != "running" or not healthy:
+                return {"path": "full", "why": f"{spec['name']} is {container.get('State')} ({status})"}
+            lines.append({"service": spec["service"], "name": spec["name"], "action": "unchanged"})
+        return {"path": "unchanged", "why": "nothing changed since the last run", "containers": lines}
+
+    def start(self, record: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """No lab container at all (after `make down`), nothing else changed: start them from their records."""
+        specs = record["containers"]
+        volumes = sorted(
+            {volume.split(":")[0] for spec in specs for volume in spec["volumes"] if not volume.startswith("/")}
+        )
+        images = sorted({spec["image"] for spec in specs})
+        if volumes and docker("volume", "inspect", *volumes).returncode != 0:
+            return {"path": "full", "why": "a data volume is missing"}
+        if docker("image", "inspect", *images).returncode != 0:
+            return {"path": "full", "why": "an image is missing"}
+        busy = [
+            f"{spec['publish_address']}:{port['host_port']}"
+            for spec in specs
+            for port in spec["ports"]
+            if not port_is_free(spec["publish_address"], int(port["host_port"]))
+        ]
+        if busy:
+            return {"path": "full", "why": f"ports in use: {', '.join(busy)} (the preflight names the variable)"}
+        network = record["network"]
+        if not self._task.check_mode and docker("network", "inspect", network["name"]).returncode != 0:
+            create = ["network", "create", "--driver", "bridge", "--label", f"cdc-lab.lab={specs[0]['lab']}"]
+            if network.get("subnet"):
+                create += ["--subnet", network["subnet"]]
+            made = docker(*create, network["name"])
+            if made.returncode != 0:
+                return {"path": "full", "why": f"docker network create failed: {made.stderr.strip()}"}
+        records_dir = record["records_dir"]
+        lines = []
+        for spec in specs:
+            module_args = {key: value for key, value in spec.items() if key != "config_hash"}
+            outcome = self._execute_module(
+                module_name="cdc_lab.lab.container", module_args=module_args, task_vars=task_vars
+            )
+            if outcome.get("failed"):
+                return {"path": "started", "failed": True, "msg": outcome.get("msg", ""), "containers": lines}
+            lines.append({"service": spec["service"], "name": spec["name"], "action": outcome.get("action"),
+                          "seconds": outcome.get("seconds")})
+        outcome = self._execute_module(
+            module_name="cdc_lab.lab.healthy",
+            module_args={"records": [os.path.join(records_dir, f"{spec['name']}.json") for spec in specs]},
+            task_vars=task_vars,
+        )
+        if outcome.get("failed"):
+            return {"path": "started", "failed": True, "msg": outcome.get("msg", ""), "containers": lines}
+        return {"path": "started", "why": "no lab container ran; nothing else changed", "containers": lines,
+                "took": outcome.get("took", {})}

@@ -1,0 +1,51 @@
+#!/usr/bin/python
+# Copyright: cdc-lab contributors. Apache-2.0.
+"""Documentation of the action plugin cdc_lab.lab.fast_path (it runs on the controller; there is no module code)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fast_path
+short_description: Settle a re-run of the lab from the record of the last successful one, or say why it cannot be
+description:
+  - I(mode=record), the last task of a successful converge, writes the record: a digest of everything the lab is made
+    from (the project's playbooks, roles, inventory, variables files, collection and package; the extra variables;
+    the generated configuration, the manifest, the containers' records; the credentials' presence, size and mode,
+    never their content) and each container's converged options (written by M(cdc_lab.lab.container)).
+  - I(mode=check), the first task of C(make lab), compares. When the digest matches and every recorded container
+    runs, is healthy and carries its recorded configuration hash, and no other container of the lab exists, the run
+    is settled as C(unchanged) and the rest of the lab play is skipped. When the digest matches and no container of
+    the lab exists at all (after C(make down)), while every data volume and image is there and every port is free,
+    it starts the containers from their records (the master before what needs it, as the play does) and waits for
+    all of them together: C(started). Anything else is C(full), with the reason, and removes the record until the
+    full run succeeds.
+  - Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
+    C(full).
+  - Runs on the controller. In check mode it changes nothing.
+options:
+  mode: {description: check or record., type: str, required: true, choices: [check, record]}
+  enabled: {description: false always gives a full run (the variable lab_fast_path)., type: bool, default: true}
+  project_dir: {description: The project directory., type: path, required: true}
+  inputs: {description: Files and directories of the project the lab is made from (relative to project_dir)., type: list, elements: str, required: true}
+  state_dir: {description: The lab's state directory., type: path, required: true}
+  state_inputs:
+    description: Files and directories of the state directory that are part of the lab (C(credentials*) by size and mode only).
+    type: list
+    elements: str
+    required: true
+  record: {description: The record file., type: path, required: true}
+  lab: {description: Name of the lab (the label C(cdc-lab.lab))., type: str, required: true}
+  network: {description: "The lab network: name and subnet (I(mode=record)).", type: dict, default: {}}
+  records_dir: {description: Where the containers' records are (I(mode=record))., type: path}
+  containers: {description: The containers in the order the play converges them (I(mode=record))., type: list, elements: str, default: []}
+author: cdc-lab
+"""
+
+RETURN = r"""
+path: {description: "unchanged, started or full (I(mode=check)); recorded (I(mode=record)).", type: str, returned: always}
+why: {description: Why the run took that path., type: str, returned: I(mode=check)}
+containers:
+  description: What happened to each container (service, name, action, seconds).
+  type: list
+  returned: when settled
+"""
