@@ -1,6 +1,8 @@
 """Idempotence, measured the way Molecule does it: converge with `site.yml`, run it again through ansible-runner,
 and the second run changes nothing on any host (naming each task that did). `--check` on the up lab changes
-nothing either. The second run is at -vvv, and no generated password may appear in its output (SEC-005)."""
+nothing either. Both run every task (`lab_fast_path=false`), so each task's own idempotence is what is measured;
+a third run, the usual way, is settled by the record (cdc_lab.lab.fast_path) with no change. The second run is at
+-vvv, and no generated password may appear in its output (SEC-005)."""
 
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,16 @@ def run_site(private_dir: Path, *, verbosity: int = 0, cmdline: str | None = Non
     )
 
 
+def fast_path(runner: Any) -> dict[str, Any]:
+    """What the run's first task (cdc_lab.lab.fast_path) decided."""
+    for event in runner.events:
+        data = event.get("event_data", {})
+        action = data.get("resolved_action") or data.get("task_action") or ""
+        if event["event"] == "runner_on_ok" and action.endswith("fast_path"):
+            return data.get("res", {})
+    raise AssertionError("the run has no cdc_lab.lab.fast_path result")
+
+
 def changed_tasks(runner: Any) -> list[str]:
     """Each task that reported a change, as `<host>: <task>`."""
     return [
@@ -50,7 +62,7 @@ def test_second_run_through_ansible_runner_changes_nothing_and_prints_no_passwor
     assert sum(converge.stats["changed"].values()) > 0, "the converge run should have re-created the webhook sink"
     wait_healthy(container_for("webhook-sink"), 30)
 
-    second = run_site(tmp_path / "idempotence", verbosity=3)
+    second = run_site(tmp_path / "idempotence", verbosity=3, cmdline="-e lab_fast_path=false")
     output = second.stdout.read()
     assert second.status == "successful", output[-4000:]
     assert set(second.stats["ok"]) == {"localhost"}
@@ -60,7 +72,15 @@ def test_second_run_through_ansible_runner_changes_nothing_and_prints_no_passwor
         assert password not in output, f"{name} appears in the -vvv output of site.yml"
         assert password not in converge_output, f"{name} appears in the output of site.yml"
 
-    check = run_site(tmp_path / "check", cmdline="--check")
+    assert fast_path(second)["path"] == "full", fast_path(second)
+
+    check = run_site(tmp_path / "check", cmdline="--check -e lab_fast_path=false")
     assert check.status == "successful", check.stdout.read()[-4000:]
     changed = {host: count for host, count in check.stats["changed"].items() if count}
     assert not changed, f"--check on the up lab reports changes {changed}: {changed_tasks(check)}"
+
+    settled = run_site(tmp_path / "settled")
+    assert settled.status == "successful", settled.stdout.read()[-4000:]
+    assert fast_path(settled)["path"] == "unchanged", fast_path(settled)
+    changed = {host: count for host, count in settled.stats["changed"].items() if count}
+    assert not changed, f"the settled run changed {changed}: {changed_tasks(settled)}"

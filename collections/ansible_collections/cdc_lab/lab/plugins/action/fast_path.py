@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -68,8 +69,19 @@ def port_is_free(address: str, port: int) -> bool:
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(
-        ("mode", "enabled", "project_dir", "inputs", "state_dir", "state_inputs", "record", "lab", "network",
-         "containers", "records_dir")
+        (
+            "mode",
+            "enabled",
+            "project_dir",
+            "inputs",
+            "state_dir",
+            "state_inputs",
+            "record",
+            "lab",
+            "network",
+            "containers",
+            "records_dir",
+        )
     )
 
     def fingerprint(self, args: dict[str, Any]) -> str:
@@ -117,10 +129,8 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def forget(args: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(args["record"])
-        except FileNotFoundError:
-            pass
 
     def record(self, args: dict[str, Any]) -> dict[str, Any]:
         records_dir = args["records_dir"]
@@ -218,8 +228,14 @@ class ActionModule(ActionBase):
             )
             if outcome.get("failed"):
                 return {"path": "started", "failed": True, "msg": outcome.get("msg", ""), "containers": lines}
-            lines.append({"service": spec["service"], "name": spec["name"], "action": outcome.get("action"),
-                          "seconds": outcome.get("seconds")})
+            lines.append(
+                {
+                    "service": spec["service"],
+                    "name": spec["name"],
+                    "action": outcome.get("action"),
+                    "seconds": outcome.get("seconds"),
+                }
+            )
         outcome = self._execute_module(
             module_name="cdc_lab.lab.healthy",
             module_args={"records": [os.path.join(records_dir, f"{spec['name']}.json") for spec in specs]},
@@ -227,5 +243,9 @@ class ActionModule(ActionBase):
         )
         if outcome.get("failed"):
             return {"path": "started", "failed": True, "msg": outcome.get("msg", ""), "containers": lines}
-        return {"path": "started", "why": "no lab container ran; nothing else changed", "containers": lines,
-                "took": outcome.get("took", {})}
+        return {
+            "path": "started",
+            "why": "no lab container ran; nothing else changed",
+            "containers": lines,
+            "took": outcome.get("took", {}),
+        }

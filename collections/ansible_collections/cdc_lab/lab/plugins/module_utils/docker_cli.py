@@ -95,9 +95,9 @@ def wait_healthy(docker: Docker, specs: list[dict[str, Any]], started: dict[str,
                 took[name] = round(now - started[name], 2)
                 del pending[name]
                 continue
-            gave_up = state.get("Status") in ("exited", "dead") and (container or {}).get(
-                "RestartCount", 0
-            ) >= int(spec["restart_retries"])
+            gave_up = state.get("Status") in ("exited", "dead") and (container or {}).get("RestartCount", 0) >= int(
+                spec["restart_retries"]
+            )
             if gave_up or now >= started[name] + float(spec["health_timeout"]):
                 reports.append(failure_report(docker, spec, container, now - started[name]))
                 del pending[name]

@@ -95,6 +95,7 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.cdc_lab.lab.plugins.module_utils.docker_cli import (
     HASH_LABEL,
     Docker,

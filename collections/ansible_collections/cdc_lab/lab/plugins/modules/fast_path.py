@@ -26,10 +26,16 @@ options:
   mode: {description: check or record., type: str, required: true, choices: [check, record]}
   enabled: {description: false always gives a full run (the variable lab_fast_path)., type: bool, default: true}
   project_dir: {description: The project directory., type: path, required: true}
-  inputs: {description: Files and directories of the project the lab is made from (relative to project_dir)., type: list, elements: str, required: true}
+  inputs:
+    description: Files and directories of the project the lab is made from (relative to project_dir).
+    type: list
+    elements: str
+    required: true
   state_dir: {description: The lab's state directory., type: path, required: true}
   state_inputs:
-    description: Files and directories of the state directory that are part of the lab (C(credentials*) by size and mode only).
+    description: >-
+      Files and directories of the state directory that are part of the lab (C(credentials*) by size and mode
+      only).
     type: list
     elements: str
     required: true
@@ -37,12 +43,19 @@ options:
   lab: {description: Name of the lab (the label C(cdc-lab.lab))., type: str, required: true}
   network: {description: "The lab network: name and subnet (I(mode=record)).", type: dict, default: {}}
   records_dir: {description: Where the containers' records are (I(mode=record))., type: path}
-  containers: {description: The containers in the order the play converges them (I(mode=record))., type: list, elements: str, default: []}
+  containers:
+    description: The containers in the order the play converges them (I(mode=record)).
+    type: list
+    elements: str
+    default: []
 author: cdc-lab
 """
 
 RETURN = r"""
-path: {description: "unchanged, started or full (I(mode=check)); recorded (I(mode=record)).", type: str, returned: always}
+path:
+  description: "unchanged, started or full (I(mode=check)); recorded or not recorded (I(mode=record))."
+  type: str
+  returned: always
 why: {description: Why the run took that path., type: str, returned: I(mode=check)}
 containers:
   description: What happened to each container (service, name, action, seconds).

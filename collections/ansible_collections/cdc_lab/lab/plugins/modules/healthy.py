@@ -25,7 +25,10 @@ author: cdc-lab
 """
 
 RETURN = r"""
-took: {description: Container name -> seconds until it was healthy (from the start of this task)., type: dict, returned: always}
+took:
+  description: Container name -> seconds until it was healthy (from the start of this task).
+  type: dict
+  returned: always
 seconds: {description: Seconds the task took., type: float, returned: always}
 """
 
@@ -34,6 +37,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.cdc_lab.lab.plugins.module_utils.docker_cli import Docker, wait_healthy
 
 

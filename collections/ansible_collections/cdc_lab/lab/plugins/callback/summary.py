@@ -1,0 +1,260 @@
+# Copyright: cdc-lab contributors. Apache-2.0.
+"""The lab's screen output: a line per service, the endpoint table and failures in full; the whole log to a file."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: summary
+type: stdout
+short_description: A line per lab service on the screen, Ansible's whole output in a log file
+description:
+  - Writes Ansible's usual output (the default callback's, with task timings at the end) to
+    C(<project>/.lab/logs/<playbook>-<time>.log), the project being the directory of the Ansible configuration
+    file; C(latest.log) beside it links to the newest. The newest C(keep) logs are kept.
+  - On the screen, at verbosity 0, prints one line per container as it converges (service, where its image came
+    from, created/unchanged/recreated/restarted/started, seconds), what the lab's own C(debug) tasks say (the
+    endpoint table among them), every failure in full with its task, warnings, and the recap.
+  - With C(-v) or more the screen shows the usual output as well.
+extends_documentation_fragment:
+  - default_callback
+  - result_format_callback
+options:
+  keep:
+    description: How many logs to keep.
+    type: int
+    default: 30
+    env: [{name: CDC_LAB_KEEP_LOGS}]
+"""
+
+import datetime
+import os
+import re
+import time
+from typing import Any
+
+from ansible import constants as C
+from ansible.plugins.callback.default import CallbackModule as DefaultCallback
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class LogDisplay:
+    """What the default callback writes goes to the log file, and to the screen too when `screen` is set."""
+
+    def __init__(self, screen_display: Any, path: str | None, screen: bool) -> None:
+        self.screen_display = screen_display
+        self.screen = screen
+        self.handle = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115 (open for the run)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.screen_display, name)
+
+    def write(self, text: str) -> None:
+        if self.handle:
+            self.handle.write(ANSI.sub("", text) + "\n")
+            self.handle.flush()
+
+    def display(
+        self,
+        msg: str,
+        color: str | None = None,
+        stderr: bool = False,
+        screen_only: bool = False,
+        log_only: bool = False,
+        newline: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if not screen_only:
+            self.write(msg)
+        if self.screen and not log_only:
+            self.screen_display.display(msg, color=color, stderr=stderr, screen_only=True, newline=newline)
+
+    def banner(self, msg: str, color: str | None = None, cows: bool = True) -> None:
+        self.write("\n" + msg + " " + "*" * max(3, 79 - len(msg)))
+        if self.screen:
+            self.screen_display.banner(msg, color=color, cows=cows)
+
+    def _warning(self, *args: Any, **kwargs: Any) -> None:
+        self.screen_display._warning(*args, **kwargs)
+
+    def _deprecated(self, *args: Any, **kwargs: Any) -> None:
+        self.screen_display._deprecated(*args, **kwargs)
+
+    def _error(self, *args: Any, **kwargs: Any) -> None:
+        self.screen_display._error(*args, **kwargs)
+
+    def vvvv(self, msg: str, host: str | None = None) -> None:
+        if self.screen_display.verbosity >= 4:
+            self.display(msg)
+
+
+class CallbackModule(DefaultCallback):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "cdc_lab.lab.summary"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._screen = self._display
+        self._verbose = self._screen.verbosity > 0
+        self._log_path: str | None = None
+        self._images: dict[str, str] = {}
+        self._services: dict[str, str] = {}
+        self._task_started: dict[str, tuple[str, float]] = {}
+        self._durations: list[tuple[float, str]] = []
+        self._started = time.monotonic()
+        self._screen_banner: str | None = None
+
+    # --- the log file ---
+    def _open_log(self, playbook_path: str) -> None:
+        project = os.path.dirname(C.CONFIG_FILE) if C.CONFIG_FILE else os.getcwd()
+        logs = os.path.join(project, ".lab", "logs")
+        try:
+            os.makedirs(logs, exist_ok=True)
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+            stem = os.path.splitext(os.path.basename(playbook_path))[0]
+            self._log_path = os.path.join(logs, f"{stem}-{stamp}.log")
+            self._display = LogDisplay(self._screen, self._log_path, screen=self._verbose)
+            latest = os.path.join(logs, "latest.log")
+            if os.path.islink(latest) or os.path.exists(latest):
+                os.remove(latest)
+            os.symlink(os.path.basename(self._log_path), latest)
+            kept = sorted(name for name in os.listdir(logs) if name.endswith(".log") and name != "latest.log")
+            for old in kept[: max(0, len(kept) - int(self.get_option("keep")))]:
+                os.remove(os.path.join(logs, old))
+        except OSError as error:
+            self._screen.warning(f"cannot write the log under {logs} ({error}); the output stays on the screen")
+            self._display = LogDisplay(self._screen, None, screen=True)
+            self._verbose = True
+
+    def _say(self, text: str, color: str | None = None) -> None:
+        """A line for the person at the screen (and the log)."""
+        if isinstance(self._display, LogDisplay):
+            self._display.write(text)
+        if not self._verbose:
+            self._screen.display(text, color=color)
+
+    def v2_playbook_on_start(self, playbook: Any) -> None:
+        self._open_log(playbook._file_name)
+        super().v2_playbook_on_start(playbook)
+        if not self._verbose:
+            relative = os.path.relpath(self._log_path, os.getcwd()) if self._log_path else "(none)"
+            self._say(f"cdc-lab: {os.path.basename(playbook._file_name)} (full log: {relative}; -v shows it here)")
+
+    # --- timings (written to the log at the end) ---
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        self._task_started[task._uuid] = (task.get_name(), time.monotonic())
+        super().v2_playbook_on_task_start(task, is_conditional)
+
+    def v2_playbook_on_handler_task_start(self, task: Any) -> None:
+        self._task_started[task._uuid] = (task.get_name(), time.monotonic())
+        super().v2_playbook_on_handler_task_start(task)
+
+    def _timed(self, result: Any) -> None:
+        name, started = self._task_started.pop(result.task._uuid, (result.task.get_name(), time.monotonic()))
+        self._durations.append((time.monotonic() - started, name))
+
+    # --- results ---
+    def v2_runner_on_ok(self, result: Any) -> None:
+        self._timed(result)
+        super().v2_runner_on_ok(result)
+        self._summarise(result.task.action, result.result, result.task)
+
+    def v2_runner_on_skipped(self, result: Any) -> None:
+        self._timed(result)
+        super().v2_runner_on_skipped(result)
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        self._timed(result)
+        if ignore_errors or self._verbose:
+            super().v2_runner_on_failed(result, ignore_errors)
+            return
+        self._failure(result.task, lambda: super(CallbackModule, self).v2_runner_on_failed(result, ignore_errors))
+
+    def v2_runner_item_on_failed(self, result: Any) -> None:
+        if self._verbose or result.task.ignore_errors:
+            super().v2_runner_item_on_failed(result)
+            return
+        self._failure(result.task, lambda: super(CallbackModule, self).v2_runner_item_on_failed(result))
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        self._timed(result)
+        self._failure(result.task, lambda: super(CallbackModule, self).v2_runner_on_unreachable(result))
+
+    def _failure(self, task: Any, show: Any) -> None:
+        """A failure is printed in full on the screen too, with its task's banner (once)."""
+        display = self._display
+        if isinstance(display, LogDisplay):
+            display.screen = True
+        if self._screen_banner != task._uuid:
+            self._last_task_banner = None
+            self._screen_banner = task._uuid
+        try:
+            show()
+        finally:
+            if isinstance(display, LogDisplay):
+                display.screen = self._verbose
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        display = self._display
+        if isinstance(display, LogDisplay):
+            display.screen = True
+        try:
+            super().v2_playbook_on_stats(stats)
+        finally:
+            if isinstance(display, LogDisplay):
+                display.screen = self._verbose
+        if isinstance(display, LogDisplay):
+            display.write("\nSLOWEST TASKS " + "*" * 65)
+            for seconds, name in sorted(self._durations, reverse=True)[:25]:
+                display.write(f"{name} {'-' * max(3, 72 - len(name))} {seconds:.2f}s")
+        if not self._verbose:
+            self._say(f"cdc-lab: done in {time.monotonic() - self._started:.1f} s")
+
+    # --- the lines a person reads ---
+    def _summarise(self, action: str, result: dict[str, Any], task: Any) -> None:
+        short = action.rsplit(".", 1)[-1]
+        if action.startswith("cdc_lab.lab.") and short == "image":
+            self._images[result.get("image", "")] = (
+                f"built in {result.get('seconds', 0):.1f} s" if result.get("built") else "cached"
+            )
+        elif action.startswith("cdc_lab.lab.") and short == "container":
+            args = result.get("invocation", {}).get("module_args", {})
+            image = args.get("image", "")
+            source = self._images.get(
+                image,
+                "pulled" if image and "/" in image and not image.startswith(args.get("lab", "-") + "/") else "given",
+            )
+            self._services[result.get("name", "")] = result.get("service", "")
+            waited = "" if result.get("waited") else " (health checked at the end)"
+            self._say(
+                f"  {result.get('service', '?'):<16} image {source:<18} {result.get('action', '?'):<10} "
+                f"{result.get('seconds', 0):5.1f} s{waited}"
+            )
+        elif action.startswith("cdc_lab.lab.") and short == "healthy" and result.get("took"):
+            waited = {name: seconds for name, seconds in result["took"].items() if seconds >= 0.1}
+            took = ", ".join(f"{self._services.get(name, name)} after {took:.1f} s" for name, took in waited.items())
+            self._say(f"  all healthy{': ' + took if took else ''}")
+        elif action.startswith("cdc_lab.lab.") and short == "fast_path":
+            self._fast_path(result)
+        elif short == "debug" and "msg" in result:
+            message = result["msg"]
+            for line in message if isinstance(message, list) else str(message).splitlines():
+                if str(line).strip():
+                    self._say(f"  {line}")
+
+    def _fast_path(self, result: dict[str, Any]) -> None:
+        path = result.get("path")
+        if path == "unchanged":
+            services = ", ".join(line["service"] for line in result.get("containers", []))
+            self._say(f"  nothing changed since the last run; running and healthy: {services}")
+        elif path == "started":
+            self._say(f"  {result.get('why')}: starting the containers from their records")
+            took = result.get("took", {})
+            for line in result.get("containers", []):
+                self._say(
+                    f"  {line['service']:<16} image {'cached':<18} {line.get('action', '?'):<10} "
+                    f"{line.get('seconds') or 0:5.1f} s, healthy after {took.get(line['name'], 0):.1f} s"
+                )
+        elif path == "full":
+            self._say(f"  converging every task: {result.get('why')}")
