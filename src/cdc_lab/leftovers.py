@@ -12,24 +12,20 @@ fires from a switch resolve one evaluation after the switch goes off, so the che
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import mysql.connector
-import requests
-
-from cdc_lab.alertmanager import AlertmanagerClient
-from cdc_lab.endpoints import Endpoint, load_endpoints
-from cdc_lab.manifest import MANIFEST_ENV, ManifestError, find_manifest, read_manifest, role
-from cdc_lab.mysql import CredentialsError, MysqlSettings, connect
-
-TEST_TABLE_PATTERN = "t\\_%"
-SWITCH_ON = re.compile(r'^cdc_lab_test_switch\{name="([^"]+)"\} 1$', re.MULTILINE)
-HTTP_TIMEOUT_S = 5.0
+from cdc_lab.core.endpoints import Endpoint, load_endpoints
+from cdc_lab.core.manifest import MANIFEST_ENV, ManifestError, find_manifest, read_manifest
+from cdc_lab.core.wait import WaitTimeout, wait_until
+from cdc_lab.services.alertmanager import leftovers as alertmanager_leftovers
+from cdc_lab.services.mysql import leftovers as mysql_leftovers
+from cdc_lab.services.spark import leftovers as spark_leftovers
+from cdc_lab.services.webhook_sink import leftovers as webhook_sink_leftovers
 
 
 @dataclass
@@ -49,80 +45,19 @@ class Leftovers:
         return lines
 
 
-def mysql_tables(endpoint: Endpoint, settings: MysqlSettings) -> list[str]:
-    """Tables the ``mysql_table`` fixture made (``t_*``) still in the lab's database."""
-    connection = connect(endpoint, settings.account("app"), None)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name LIKE %s",
-                (settings.database, TEST_TABLE_PATTERN),
-            )
-            return sorted(f"{settings.database}.{row[0]}" for row in cursor.fetchall())
-    finally:
-        connection.close()
+# Each service's own check (cdc_lab.services.<service>.leftovers): its title, what means it could not be asked, and
+# leftovers(manifest, endpoints) -> {kind: [items]}.
+CHECKS = (mysql_leftovers, alertmanager_leftovers, webhook_sink_leftovers, spark_leftovers)
 
 
-def alertmanager_leftovers(endpoint: Endpoint) -> tuple[list[str], list[str]]:
-    """Active silences matching test alerts, and active alerts labelled ``test="true"``."""
-    client = AlertmanagerClient(endpoint.url)
-    try:
-        silences = [
-            f"{silence['id']} ({silence.get('comment', '')})"
-            for silence in client.silences()
-            if silence["status"]["state"] == "active"
-            and any(m["name"] == "test" and m["value"] == "true" for m in silence["matchers"])
-        ]
-        alerts = sorted(
-            alert["labels"].get("alertname", "?") + (f"/{alert['labels']['name']}" if "name" in alert["labels"] else "")
-            for alert in client.alerts(filters=['test="true"'])
-        )
-        return silences, alerts
-    finally:
-        client.session.close()
-
-
-def sink_switches(endpoint: Endpoint) -> list[str]:
-    """Webhook-sink switches a test turned on and did not turn off."""
-    response = requests.get(f"{endpoint.url}/metrics", timeout=HTTP_TIMEOUT_S)
-    response.raise_for_status()
-    return sorted(SWITCH_ON.findall(response.text))
-
-
-SPARK_WAREHOUSE = "warehouse"  # spark.sql.warehouse.dir of the lab's Spark; the directory itself is Spark's
-
-
-def delta_tables(delta_root: Path) -> list[str]:
-    """Table directories the ``delta_table`` fixture (or a Spark ``saveAsTable``) made under the lab's Delta root."""
-    if not delta_root.is_dir():
-        return []
-    found = []
-    for entry in sorted(delta_root.iterdir()):
-        if entry.name == SPARK_WAREHOUSE and entry.is_dir():
-            found += [f"{SPARK_WAREHOUSE}/{table.name}" for table in sorted(entry.iterdir())]
-        elif not entry.name.startswith("."):
-            found.append(entry.name)
-    return found
-
-
-def look(manifest: dict[str, object], endpoints: dict[str, Endpoint]) -> Leftovers:
+def look(manifest: dict[str, Any], endpoints: dict[str, Endpoint]) -> Leftovers:
     """One look at every kind of test data."""
     result = Leftovers()
-    try:
-        result.found["MySQL tables"] = mysql_tables(endpoints["mysql"], MysqlSettings.from_manifest(manifest))
-    except (CredentialsError, mysql.connector.Error, OSError) as exc:
-        result.unreachable["MySQL"] = str(exc)
-    try:
-        silences, alerts = alertmanager_leftovers(endpoints["alertmanager"])
-        result.found["active test silences"] = silences
-        result.found["active test alerts"] = alerts
-    except requests.RequestException as exc:
-        result.unreachable["Alertmanager"] = str(exc)
-    try:
-        result.found["webhook-sink switches on"] = sink_switches(endpoints["webhook-sink"])
-    except requests.RequestException as exc:
-        result.unreachable["the webhook sink"] = str(exc)
-    result.found["Delta tables"] = delta_tables(Path(role("spark", manifest)["delta"]["host_dir"]))
+    for check in CHECKS:
+        try:
+            result.found.update(check.leftovers(manifest, endpoints))
+        except check.UNREACHABLE as exc:
+            result.unreachable[check.TITLE] = str(exc)
     return result
 
 
@@ -134,12 +69,15 @@ def find_leftovers(manifest_file: Path, *, settle: float = 30.0, interval: float
     environ = {**os.environ, MANIFEST_ENV: str(manifest_file)}
     manifest = read_manifest(environ)
     endpoints = load_endpoints(environ=environ)
-    deadline = time.monotonic() + settle
-    while True:
-        result = look(manifest, endpoints)
-        if result.clean or time.monotonic() >= deadline:
-            return result
-        time.sleep(interval)
+    looks: list[Leftovers] = []
+
+    def clean() -> bool:
+        looks.append(look(manifest, endpoints))
+        return looks[-1].clean
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until(clean, timeout=settle, interval=interval, what="the test data to go")
+    return looks[-1]
 
 
 def main(argv: list[str] | None = None) -> int:

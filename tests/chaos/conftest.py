@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import requests
 
-from cdc_lab.containers import ContainerState, container_for, docker, wait_healthy
-from cdc_lab.endpoints import Endpoint, load_endpoints
-from cdc_lab.manifest import MANIFEST_ENV, containers, read_manifest
-from cdc_lab.mysql import MysqlSettings, connect
-from cdc_lab.wait import wait_until
+from cdc_lab.core.containers import ContainerState, container_for, docker, wait_healthy
+from cdc_lab.core.endpoints import Endpoint, load_endpoints
+from cdc_lab.core.manifest import MANIFEST_ENV, containers, read_manifest
+from cdc_lab.core.wait import wait_until
+from cdc_lab.services.mysql.client import MysqlSettings, connect
 from tests.conftest import PROJECT_DIR, child_env
 
 MANIFEST = PROJECT_DIR / ".lab" / "lab.json"

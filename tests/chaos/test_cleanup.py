@@ -19,7 +19,7 @@ import threading
 
 import pytest
 
-from cdc_lab.delta_engines import DeltaRsEngine
+from cdc_lab.services.spark.delta import DeltaRsEngine
 
 
 def make_everything(mysql_table, mysql_connect, alert_session, delta_table):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from cdc_lab.containers import ContainerState, container_for, docker, lab_container_names
-from cdc_lab.delta_engines import DeltaRsEngine
-from cdc_lab.endpoints import load_endpoints
+from cdc_lab.core.containers import ContainerState, container_for, docker, lab_container_names
+from cdc_lab.core.endpoints import load_endpoints
+from cdc_lab.core.wait import wait_until
 from cdc_lab.services import SERVICES
-from cdc_lab.wait import wait_until
+from cdc_lab.services.spark.delta import DeltaRsEngine
 from tests.chaos.conftest import make, record_recovery, spark_scalar
 
 pytestmark = pytest.mark.chaos

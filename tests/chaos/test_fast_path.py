@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from cdc_lab.containers import ContainerState, container_for, docker, lab_container_names
+from cdc_lab.core.containers import ContainerState, container_for, docker, lab_container_names
 from tests.chaos.conftest import LAB_SERVICES, lab_is_whole, make, venv_env
 from tests.conftest import PROJECT_DIR, VENV_BIN
 

@@ -8,7 +8,7 @@ import time
 import mysql.connector
 import pytest
 
-from cdc_lab.containers import container_for, docker, inspect
+from cdc_lab.core.containers import container_for, docker, inspect
 from tests.chaos.conftest import make, record_recovery
 from tests.conftest import PROJECT_DIR
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cdc_lab.containers import docker
+from cdc_lab.core.containers import docker
 from tests.chaos.conftest import record_recovery
 from tests.conftest import run_playbook
 

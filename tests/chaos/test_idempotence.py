@@ -10,7 +10,7 @@ from typing import Any
 import ansible_runner
 import pytest
 
-from cdc_lab.containers import container_for, docker, wait_healthy
+from cdc_lab.core.containers import container_for, docker, wait_healthy
 from tests.chaos.conftest import venv_env
 from tests.conftest import PROJECT_DIR
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cdc_lab.containers import lab_container_names
+from cdc_lab.core.containers import lab_container_names
 from tests.chaos.conftest import MANIFEST, make, venv_env
 from tests.conftest import PROJECT_DIR
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from cdc_lab.containers import ContainerState, container_for, docker, explain, recent_logs
-from cdc_lab.wait import WaitTimeout, wait_until
+from cdc_lab.core.containers import ContainerState, container_for, docker, explain, recent_logs
+from cdc_lab.core.wait import WaitTimeout, wait_until
 from tests.chaos.conftest import (
     LAB_SERVICES,
     crash,

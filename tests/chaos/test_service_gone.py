@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cdc_lab.containers import container_for, docker
+from cdc_lab.core.containers import container_for, docker
 from tests.chaos.conftest import record_recovery, venv_env, wait_serving
 from tests.conftest import PROJECT_DIR
 

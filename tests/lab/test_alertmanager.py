@@ -7,8 +7,8 @@ everything a test made, even when the test fails. Every wait polls with a deadli
 import pytest
 import yaml
 
-from cdc_lab.manifest import lab_name
-from cdc_lab.wait import wait_until
+from cdc_lab.core.manifest import lab_name
+from cdc_lab.core.wait import wait_until
 
 pytestmark = pytest.mark.alertmanager
 

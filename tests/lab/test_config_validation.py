@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from cdc_lab.wait import wait_until
+from cdc_lab.core.wait import wait_until
 from tests.conftest import run_playbook
 
 

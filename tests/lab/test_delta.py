@@ -5,7 +5,7 @@ other wrote, change feed and schema evolution included, and name what delta-rs d
 import pytest
 from deltalake.exceptions import DeltaError, DeltaProtocolError
 
-from cdc_lab.delta_engines import CHANGE_TYPE, COMMIT_VERSION, DeltaRsEngine, SparkDeltaEngine
+from cdc_lab.services.spark.delta import CHANGE_TYPE, COMMIT_VERSION, DeltaRsEngine, SparkDeltaEngine
 from tests.conftest import run_concurrently
 
 pytestmark = pytest.mark.delta
@@ -158,7 +158,7 @@ def test_fixture_removes_tables_even_when_the_test_fails(pytester, delta_root, m
     monkeypatch.chdir(project_dir)
     pytester.makepyfile(
         """
-        from cdc_lab.delta_engines import DeltaRsEngine
+        from cdc_lab.services.spark.delta import DeltaRsEngine
 
         def test_fails(delta_table):
             table = delta_table("doomed")

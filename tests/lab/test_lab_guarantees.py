@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdc_lab.containers import inspect, lab_container_names, memory_in_use
+from cdc_lab.core.containers import inspect, lab_container_names, memory_in_use
 
 pytestmark = pytest.mark.lab
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from cdc_lab.cdc import BinlogCapture
-from cdc_lab.manifest import role
-from cdc_lab.mysql import connect
+from cdc_lab.core.manifest import role
+from cdc_lab.services.mysql.binlog import BinlogCapture
+from cdc_lab.services.mysql.client import connect
 from tests.conftest import run_concurrently
 
 pytestmark = [pytest.mark.mysql, pytest.mark.cdc]

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from cdc_lab.wait import wait_until
+from cdc_lab.core.wait import wait_until
 
 pytestmark = pytest.mark.prometheus
 

@@ -6,9 +6,9 @@ import pyspark
 import pytest
 import requests
 
-from cdc_lab.manifest import lab_name
-from cdc_lab.pytest_plugin import require_service
-from cdc_lab.wait import wait_until
+from cdc_lab.core.fixtures import require_service
+from cdc_lab.core.manifest import lab_name
+from cdc_lab.core.wait import wait_until
 from tests.conftest import run_concurrently
 
 pytestmark = pytest.mark.spark

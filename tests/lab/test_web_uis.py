@@ -11,8 +11,8 @@ import urllib.parse
 
 import pytest
 
-from cdc_lab.alertmanager import ui_alert_group, ui_alerts_url, wait_for_alert_on_ui
-from cdc_lab.wait import wait_until
+from cdc_lab.core.wait import wait_until
+from cdc_lab.services.alertmanager.client import ui_alert_group, ui_alerts_url, wait_for_alert_on_ui
 
 pytestmark = pytest.mark.ui
 

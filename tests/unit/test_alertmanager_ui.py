@@ -1,10 +1,10 @@
-"""The extractor of Alertmanager's compiled UI (cdc_lab.alertmanager_ui), on files made here in vfsgen's format."""
+"""The extractor of Alertmanager's compiled UI (cdc_lab.images.alertmanager_ui), on vfsgen-format files made here."""
 
 import gzip
 
 import pytest
 
-from cdc_lab.alertmanager_ui import AssetError, extract, main, parse_assets, unquote_go_bytes
+from cdc_lab.images.alertmanager_ui import AssetError, extract, main, parse_assets, unquote_go_bytes
 
 pytestmark = pytest.mark.unit
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from cdc_lab.endpoints import EndpointError, env_var_for, load_endpoints
-from cdc_lab.manifest import ManifestError, containers, role
+from cdc_lab.core.endpoints import EndpointError, env_var_for, load_endpoints
+from cdc_lab.core.manifest import ManifestError, containers, role
 
 pytestmark = pytest.mark.unit
 

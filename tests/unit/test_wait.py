@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from cdc_lab.wait import WaitTimeout, wait_until
+from cdc_lab.core.wait import WaitTimeout, wait_until
 
 pytestmark = pytest.mark.unit
 

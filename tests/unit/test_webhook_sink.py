@@ -5,8 +5,8 @@ import threading
 import pytest
 import requests
 
-from cdc_lab.sink_client import WebhookSinkClient
-from cdc_lab.webhook_sink import make_server
+from cdc_lab.images.webhook_sink import make_server
+from cdc_lab.services.webhook_sink.client import WebhookSinkClient
 
 pytestmark = pytest.mark.unit
 

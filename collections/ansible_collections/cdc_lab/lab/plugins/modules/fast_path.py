@@ -8,20 +8,24 @@ DOCUMENTATION = r"""
 module: fast_path
 short_description: Settle a re-run of the lab from the record of the last successful one, or say why it cannot be
 description:
-  - I(mode=record), the last task of a successful converge, writes the record: a digest of everything the lab is made
+  - >-
+    I(mode=record), the last task of a successful converge, writes the record, a digest of everything the lab is made
     from (the project's playbooks, roles, inventory, variables files, collection and package; the extra variables;
     the generated configuration, the manifest, the containers' records; the credentials' presence, size and mode,
     never their content) and each container's converged options (written by M(cdc_lab.lab.container)).
-  - I(mode=check), the first task of C(make lab), compares. When the digest matches and every recorded container
+  - >-
+    I(mode=check), the first task of C(make lab), compares. When the digest matches and every recorded container
     runs, is healthy and carries its recorded configuration hash, and no other container of the lab exists, the run
     is settled as C(unchanged) and the rest of the lab play is skipped. When the digest matches and no container of
     the lab exists at all (after C(make down)), while every data volume and image is there and every port is free,
     it starts the containers from their records (the master before what needs it, as the play does) and waits for
     all of them together: C(started). Anything else is C(full), with the reason, and removes the record until the
     full run succeeds.
-  - Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
+  - >-
+    Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
     C(full).
-  - Runs on the controller. In check mode it changes nothing.
+  - >-
+    Runs on the controller. In check mode it changes nothing.
 options:
   mode: {description: check or record., type: str, required: true, choices: [check, record]}
   enabled: {description: false always gives a full run (the variable lab_fast_path)., type: bool, default: true}

@@ -9,8 +9,8 @@ from typing import Any
 
 import requests
 
-from cdc_lab.alertmanager import AlertmanagerClient, matcher, rfc3339
-from cdc_lab.sink_client import WebhookSinkClient
+from cdc_lab.services.alertmanager.client import AlertmanagerClient, matcher, rfc3339
+from cdc_lab.services.webhook_sink.client import WebhookSinkClient
 
 TEST_LABEL = {"test": "true"}
 

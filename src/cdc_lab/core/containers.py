@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cdc_lab.manifest import lab_name
+from cdc_lab.core.manifest import lab_name
+from cdc_lab.core.wait import WaitTimeout, wait_until
 
 LAB_LABEL = "cdc-lab.lab"
 SERVICE_LABEL = "cdc-lab.service"
@@ -108,13 +109,13 @@ def wait_healthy(name: str, timeout: float, *, interval: float = 0.5) -> float:
     Raises ``ContainerNotHealthy`` with the container's state, health log and recent logs when ``timeout`` passes.
     """
     started = time.monotonic()
-    deadline = started + timeout
-    while True:
-        if ContainerState.of(name).health == "healthy":
-            return time.monotonic() - started
-        if time.monotonic() >= deadline:
-            raise ContainerNotHealthy(f"not healthy within {timeout:g} s: {explain(name)}")
-        time.sleep(interval)
+    try:
+        wait_until(
+            lambda: ContainerState.of(name).health == "healthy", timeout=timeout, interval=interval, what=f"{name}"
+        )
+    except WaitTimeout:
+        raise ContainerNotHealthy(f"not healthy within {timeout:g} s: {explain(name)}") from None
+    return time.monotonic() - started
 
 
 def parse_size(text: str) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 import yaml
 
-from cdc_lab.probe import answers_ok
+from cdc_lab.core.probe import answers_ok
 
 DEFAULT_TIMEOUT_S = 5.0
 

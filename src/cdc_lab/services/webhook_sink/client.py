@@ -1,4 +1,4 @@
-"""A client for the lab's webhook sink (see cdc_lab.webhook_sink for the service itself)."""
+"""A client for the lab's webhook sink (see cdc_lab.images.webhook_sink for the service itself)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The lab's webhook sink: where every Alertmanager receiver delivers, so tests can verify delivery.
 
-Standard library only: it runs in its own container (``python3 -m cdc_lab.webhook_sink``) with Debian's python3.
+Standard library only: it runs in its own container (``python3 webhook_sink.py``) with Debian's python3.
 
 HTTP API:
 - ``POST /hook/<receiver>``: record a notification (Alertmanager's webhook JSON) under that receiver.

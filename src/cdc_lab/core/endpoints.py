@@ -1,4 +1,4 @@
-"""Where the lab's services listen: the endpoints of the lab's manifest (``cdc_lab.manifest``).
+"""Where the lab's services listen: the endpoints of the lab's manifest (``cdc_lab.core.manifest``).
 
 Any single endpoint can be overridden with ``CDC_LAB_<SERVICE>_URL`` (for example
 ``CDC_LAB_PROMETHEUS_URL=http://127.0.0.1:19090``), so the same tests can run against a lab that listens elsewhere
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cdc_lab.manifest import ManifestError, read_manifest
+from cdc_lab.core.manifest import ManifestError, read_manifest
 
 OVERRIDE = re.compile(r"^CDC_LAB_(?P<service>[A-Z0-9_]+)_URL$")
 

@@ -19,8 +19,9 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import GtidEvent, MariadbGtidEvent, QueryEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from cdc_lab.endpoints import Endpoint
-from cdc_lab.mysql import Account
+from cdc_lab.core.endpoints import Endpoint
+from cdc_lab.core.wait import WaitTimeout, wait_until
+from cdc_lab.services.mysql.client import Account
 
 CONNECTOR = "cdc-lab"
 _EVENTS = [GtidEvent, MariadbGtidEvent, QueryEvent, XidEvent, WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent]
@@ -139,16 +140,18 @@ class BinlogCapture:
     def read_until(
         self, done: Callable[[list[ChangeEvent]], bool], *, timeout: float, interval: float = 0.1
     ) -> list[ChangeEvent]:
-        """Read until ``done(events so far)`` holds; raise TimeoutError (with what was read) after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
+        """Read until ``done(events so far)`` holds; raise ``WaitTimeout`` (with what was read) after ``timeout`` s."""
         events: list[ChangeEvent] = []
-        while True:
+
+        def enough() -> bool:
             events.extend(self.read_available())
-            if done(events):
-                return events
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"after {timeout:g} s the binlog reader had {len(events)} event(s): {events!r}")
-            time.sleep(interval)
+            return done(events)
+
+        try:
+            wait_until(enough, timeout=timeout, interval=interval, what="the binlog events")
+        except WaitTimeout as exc:
+            raise WaitTimeout(f"{exc}; the binlog reader had {len(events)} event(s): {events!r}") from None
+        return events
 
     def _changes(
         self, event: WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent, stream: BinLogStreamReader, txn: _Transaction

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cdc_lab.endpoints import Endpoint, env_var_for
-from cdc_lab.probe import probe_greeting, probe_grpc, probe_http
+from cdc_lab.core.endpoints import Endpoint, env_var_for
+from cdc_lab.core.probe import probe_greeting, probe_grpc, probe_http
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from cdc_lab.probe import answers_ok
-from cdc_lab.wait import wait_until
+from cdc_lab.core.probe import answers_ok
+from cdc_lab.core.wait import wait_until
 
 DEFAULT_TIMEOUT_S = 5.0
 

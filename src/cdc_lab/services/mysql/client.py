@@ -12,8 +12,8 @@ import mysql.connector
 from mysql.connector.abstracts import MySQLConnectionAbstract
 from mysql.connector.pooling import PooledMySQLConnection
 
-from cdc_lab.endpoints import Endpoint
-from cdc_lab.manifest import role
+from cdc_lab.core.endpoints import Endpoint
+from cdc_lab.core.manifest import role
 
 CREDENTIALS_ENV = "CDC_LAB_CREDENTIALS_DIR"
 

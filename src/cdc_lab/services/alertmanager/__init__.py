@@ -1,0 +1,1 @@
+"""The lab's alertmanager, as tests use it: client, fixtures and leftover check."""

@@ -1,0 +1,1 @@
+"""The lab's prometheus, as tests use it: client, fixtures and leftover check."""
