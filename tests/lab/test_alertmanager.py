@@ -7,7 +7,7 @@ everything a test made, even when the test fails. Every wait polls with a deadli
 import pytest
 import yaml
 
-from cdc_lab.core.manifest import lab_name
+from cdc_lab.core.manifest import addresses, lab_name
 from cdc_lab.core.wait import wait_until
 
 pytestmark = pytest.mark.alertmanager
@@ -40,7 +40,7 @@ def test_status_reports_the_rendered_configuration(alertmanager, project_dir):
     assert [r["name"] for r in loaded["receivers"]] == [r["name"] for r in rendered["receivers"]]
     assert all(r["webhook_configs"][0]["send_resolved"] for r in loaded["receivers"])
     rendered_urls = [r["webhook_configs"][0]["url"] for r in rendered["receivers"]]
-    assert all(url.startswith("http://webhook-sink:8080/hook/") for url in rendered_urls)
+    assert all(url.startswith(f"http://{addresses()['webhook-sink']}/hook/") for url in rendered_urls)
 
 
 def test_posted_alert_is_visible_through_the_api_within_5s(alert_session, alertmanager):
@@ -137,12 +137,12 @@ def test_resolved_alert_produces_a_resolved_notification(alert_session, webhook_
 
 def test_prometheus_lists_alertmanager_as_active(prometheus):
     urls = wait_until(
-        lambda: [url for url in prometheus.alertmanagers() if "alertmanager:9093" in url],
+        lambda: [url for url in prometheus.alertmanagers() if addresses()["alertmanager"] in url],
         timeout=30,
         interval=0.5,
         what="Prometheus to discover the lab's Alertmanager",
     )
-    assert urls == ["http://alertmanager:9093/api/v2/alerts"]
+    assert urls == [f"http://{addresses()['alertmanager']}/api/v2/alerts"]
 
 
 @pytest.mark.prometheus

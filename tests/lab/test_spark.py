@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from cdc_lab.core.fixtures import require_service
-from cdc_lab.core.manifest import lab_name
+from cdc_lab.core.manifest import addresses, lab_name
 from cdc_lab.core.wait import wait_until
 from tests.conftest import run_concurrently
 
@@ -33,7 +33,7 @@ def test_connect_session_opens_and_matches_the_client_version(spark):
 
 
 def test_job_runs_on_a_worker_executor_not_in_local_mode(spark, lab_endpoints):
-    assert spark.conf.get("spark.master") == "spark://spark-master:7077"
+    assert spark.conf.get("spark.master") == addresses()["spark-master"]
     app_ui = lab_endpoints["spark-app-ui"].url
 
     def worker_tasks():

@@ -6,6 +6,7 @@ Rendering goes through Ansible's own templating with the group_vars and role def
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 
 from tests.conftest import PROJECT_DIR
@@ -14,19 +15,28 @@ pytestmark = pytest.mark.unit
 
 
 LOADER = DataLoader()
+# Lookups (the lab's derived lists use `vars`) need Ansible's plugin loader, as ansible-playbook sets it up.
+init_plugin_loader()
 
 
 def lab_vars(role: str, **overrides) -> dict:
-    """group_vars over the role's defaults, loaded the way Ansible loads them (trusted for templating)."""
+    """group_vars over the role's defaults, then the other roles' (the lab's derived lists read every role's
+    declaration), loaded the way Ansible loads them (trusted for templating)."""
     variables: dict = {}
     for path in sorted((PROJECT_DIR / "group_vars" / "all").glob("*.yml")):
-        variables.update(LOADER.load_from_file(str(path)) or {})
-    for key, value in (
-        LOADER.load_from_file(str(PROJECT_DIR / "roles" / role / "defaults" / "main.yml")) or {}
-    ).items():
-        variables.setdefault(key, value)
+        variables.update(LOADER.load_from_file(str(path), trusted_as_template=True) or {})
+    defaults = [PROJECT_DIR / "roles" / role / "defaults" / "main.yml"]
+    defaults += sorted(path for path in (PROJECT_DIR / "roles").glob("*/defaults/main.yml") if path != defaults[0])
+    for path in defaults:
+        for key, value in (LOADER.load_from_file(str(path), trusted_as_template=True) or {}).items():
+            variables.setdefault(key, value)
     variables.update(inventory_dir=str(PROJECT_DIR / "inventory"), **overrides)
     return variables
+
+
+def evaluate(role: str, expression: str):
+    """What an expression over the lab's variables comes to (what a role declares, not a value restated here)."""
+    return Templar(loader=LOADER, variables=lab_vars(role)).template(trust_as_template("{{ " + expression + " }}"))
 
 
 def render(role: str, template: str, **overrides):
@@ -63,12 +73,13 @@ def test_lab_rules_keep_prometheus_template_syntax():
 
 def test_prometheus_sends_alerts_to_the_lab_alertmanager_and_scrapes_the_lab():
     config = render("prometheus", "prometheus.yml.j2")
-    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    addresses = evaluate("prometheus", "lab_service_addresses")
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [addresses["alertmanager"]]
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     assert jobs == {
-        "prometheus": ["localhost:9090"],
-        "alertmanager": ["alertmanager:9093"],
-        "webhook-sink": ["webhook-sink:8080"],
+        "prometheus": [f"localhost:{evaluate('prometheus', 'prometheus_container_port')}"],
+        "alertmanager": [addresses["alertmanager"]],
+        "webhook-sink": [addresses["webhook-sink"]],
     }
 
 
@@ -93,7 +104,8 @@ def test_alertmanager_route_tree_by_severity():
         {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["alertname"]}
     ]
     urls = {r["name"]: r["webhook_configs"][0]["url"] for r in config["receivers"]}
-    assert urls == {name: f"http://webhook-sink:8080/hook/{name}" for name in ("critical", "warning", "default")}
+    sink = evaluate("alertmanager", "lab_service_addresses['webhook-sink']")
+    assert urls == {name: f"http://{sink}/hook/{name}" for name in ("critical", "warning", "default")}
     assert all(r["webhook_configs"][0]["send_resolved"] for r in config["receivers"])
 
 

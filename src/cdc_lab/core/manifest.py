@@ -86,3 +86,13 @@ def state_path(name: str, manifest: Mapping[str, Any] | None = None) -> Path:
     path = base / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def addresses(manifest: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Where the lab's containers reach each other on its network (service -> host:port or URL), as each role
+    declares it (what the services' own configuration points at, e.g. Prometheus at Alertmanager)."""
+    document = read_manifest() if manifest is None else manifest
+    found = document.get("addresses")
+    if not isinstance(found, dict):
+        raise ManifestError(f"the lab manifest ({MANIFEST_PATH}) has no addresses; re-run `make lab` to rewrite it")
+    return {str(name): str(address) for name, address in found.items()}

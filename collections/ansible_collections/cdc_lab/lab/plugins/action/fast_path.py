@@ -121,7 +121,8 @@ class ActionModule(ActionBase):
         settled: dict[str, Any] = {"path": "full", "why": why}
         if why is None:
             settled = self.settle(args, task_vars or {})
-        if settled["path"] == "full" and not self._task.check_mode:
+        partial = why is not None and args.get("enabled", True)
+        if settled["path"] == "full" and not self._task.check_mode and not partial:
             # The record stands for a successful run only: a run that stops half-way leaves none.
             self.forget(args)
         settled["seconds"] = round(time.monotonic() - started, 2)
