@@ -6,9 +6,9 @@ Rendering goes through Ansible's own templating with the group_vars and role def
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 
+from cdc_lab.docs import init_ansible_plugins
 from tests.conftest import PROJECT_DIR
 
 pytestmark = pytest.mark.unit
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 LOADER = DataLoader()
 # Lookups (the lab's derived lists use `vars`) need Ansible's plugin loader, as ansible-playbook sets it up.
-init_plugin_loader()
+init_ansible_plugins()
 
 
 def lab_vars(role: str, **overrides) -> dict:

@@ -1,0 +1,117 @@
+"""`make docs`: the README's table of services, ports, containers and memory limits, made from each role's
+declaration (its ``<role>_manifest``, evaluated with the role defaults and group_vars as Ansible evaluates them).
+
+``python -m cdc_lab.docs`` rewrites the table in README.md; ``--check`` exits 1 when README.md is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+README = PROJECT_DIR / "README.md"
+BEGIN = "<!-- services: made by `make docs` from each role's <role>_manifest; edit the roles, not this table -->"
+END = "<!-- end of services -->"
+UNITS = {"k": 1 / 1024, "m": 1, "g": 1024}
+
+
+@functools.cache
+def init_ansible_plugins() -> None:
+    """Ansible's plugin loader (lookups such as `vars`), set up once per process, as ansible-playbook does."""
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()
+
+
+def declared(project_dir: Path = PROJECT_DIR) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The lab's manifests (role -> <role>_manifest) and variables, with every role's defaults under group_vars."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    init_ansible_plugins()
+    loader = DataLoader()
+    variables: dict[str, Any] = {"inventory_dir": str(project_dir / "inventory")}
+    for path in sorted((project_dir / "group_vars" / "all").glob("*.yml")):
+        variables.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
+    for path in sorted((project_dir / "roles").glob("*/defaults/main.yml")):
+        for key, value in (loader.load_from_file(str(path), trusted_as_template=True) or {}).items():
+            variables.setdefault(key, value)
+    templar = Templar(loader=loader, variables=variables)
+    manifests = templar.template(trust_as_template("{{ lab_manifests }}"))
+    budget = templar.template(trust_as_template("{{ lab_memory_budget }}"))
+    return manifests, {"lab_memory_budget": budget}
+
+
+def mebibytes(size: str) -> float:
+    match = re.fullmatch(r"(\d+)([kmg])", str(size).lower())
+    if not match:
+        raise ValueError(f"not a memory size: {size!r}")
+    return int(match[1]) * UNITS[match[2]]
+
+
+def table(manifests: dict[str, Any], lab: dict[str, Any]) -> str:
+    lines = [
+        "| service | URL (127.0.0.1 only) | port variable | role |",
+        "| --- | --- | --- | --- |",
+    ]
+    for role, manifest in manifests.items():
+        ports = {str(value): name for name, value in manifest.get("ports", {}).items()}
+        for service, url in manifest.get("urls", {}).items():
+            port = re.search(r":(\d+)$", url)
+            variable = ports.get(port[1], "") if port else ""
+            lines.append(f"| {service} | `{url}` | `{variable}` | `{role}` |")
+    lines += [
+        "",
+        "| role | containers | memory limit (variable) |",
+        "| --- | --- | --- |",
+    ]
+    total = 0.0
+    for role, manifest in manifests.items():
+        counts = manifest.get("memory_counts", {})
+        limits = []
+        for variable, size in manifest.get("memory", {}).items():
+            count = int(counts.get(variable, 1))
+            total += mebibytes(size) * count
+            limits.append(f"{size} (`{variable}`{f', x{count}' if count != 1 else ''})")
+        containers = ", ".join(f"`{name}`" for name in manifest.get("containers", {}).values())
+        lines.append(f"| `{role}` | {containers} | {', '.join(limits)} |")
+    lines += [
+        "",
+        f"The memory limits add up to {total:g} MiB, under `lab_memory_budget` ({lab['lab_memory_budget']}), which "
+        "the preflight enforces.",
+    ]
+    return "\n".join(lines)
+
+
+def rewrite(text: str, block: str) -> str:
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise SystemExit(f"README.md has no {BEGIN!r} ... {END!r} block")
+    return text[: start + len(BEGIN)] + "\n" + block + "\n" + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cdc_lab.docs", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when README.md is out of date")
+    args = parser.parse_args(argv)
+    manifests, lab = declared()
+    current = README.read_text()
+    wanted = rewrite(current, table(manifests, lab))
+    if args.check:
+        if wanted != current:
+            print("cdc-lab: README.md's services table is out of date; run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    if wanted != current:
+        README.write_text(wanted)
+        print("cdc-lab: README.md's services table rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
