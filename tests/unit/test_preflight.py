@@ -81,7 +81,7 @@ def test_bad_value_fails_naming_the_variable(extra_var, named):
 )
 def test_whole_site_play_stops_before_any_change(extra_var, named):
     """`make lab` itself (site.yml, every play) stops in the preflight play: nothing built, started or written."""
-    result = run_playbook("site.yml", "-e", extra_var, timeout=120)
+    result = run_playbook("site.yml", "-v", "-e", extra_var, timeout=120)  # -v: every play's banner on the screen
     assert result.returncode != 0
     assert named in result.stdout
     recap = re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE)

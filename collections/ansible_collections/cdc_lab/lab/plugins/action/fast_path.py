@@ -113,17 +113,20 @@ class ActionModule(ActionBase):
         if args.get("mode") == "record":
             partial = self.why_not({**args, "enabled": True})
             if partial:
-                # A partial run stands for nothing: the next run converges in full.
-                self.forget(args)
+                # A partial run is not recorded (what it changed shows in the digest of the generated files and in
+                # the containers' configuration hashes, which the next run compares).
                 return {**result, "path": "not recorded", "why": partial, "changed": False}
             return {**result, **self.record(args), "changed": False}
         why = self.why_not(args)
         settled: dict[str, Any] = {"path": "full", "why": why}
         if why is None:
             settled = self.settle(args, task_vars or {})
-        partial = why is not None and args.get("enabled", True)
-        if settled["path"] == "full" and not self._task.check_mode and not partial:
-            # The record stands for a successful run only: a run that stops half-way leaves none.
+        matched = settled.pop("matched", False) or not args.get("enabled", True)
+        if matched and settled["path"] == "full" and not self._task.check_mode:
+            # The record stands for a successful run: a run from the same inputs that stops half-way leaves none.
+            # (A record of other inputs is kept: this run cannot use it, and the run it stands for may come back;
+            # what this run changes in between is caught by the digest of the generated files and the containers'
+            # configuration hashes.)
             self.forget(args)
         settled["seconds"] = round(time.monotonic() - started, 2)
         return {**result, **settled, "changed": settled["path"] == "started"}
@@ -160,6 +163,11 @@ class ActionModule(ActionBase):
             return {"path": "full", "why": "no record of a successful run"}
         if record.get("fingerprint") != self.fingerprint(args):
             return {"path": "full", "why": "the lab's files, variables or state changed since the last run"}
+        return {**self.settle_containers(args, record, task_vars), "matched": True}
+
+    def settle_containers(
+        self, args: dict[str, Any], record: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             listed = docker("ps", "--all", "--filter", f"label=cdc-lab.lab={args['lab']}", "--format", "{{json .}}")
         except (OSError, subprocess.TimeoutExpired) as error:

@@ -19,8 +19,9 @@ description:
     is settled as C(unchanged) and the rest of the lab play is skipped. When the digest matches and no container of
     the lab exists at all (after C(make down)), while every data volume and image is there and every port is free,
     it starts the containers from their records (the master before what needs it, as the play does) and waits for
-    all of them together: C(started). Anything else is C(full), with the reason, and removes the record until the
-    full run succeeds.
+    all of them together: C(started). Anything else is C(full), with the reason. When the digest matched (or with
+    I(enabled=false)) the full run removes the record until it succeeds; a record of other inputs is kept, since
+    what a run of other inputs changes shows in the generated files' digest and the containers' hashes.
   - >-
     Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
     C(full).
