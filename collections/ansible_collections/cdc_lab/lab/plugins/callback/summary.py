@@ -225,6 +225,8 @@ class CallbackModule(DefaultCallback):
                 image,
                 "pulled" if image and "/" in image and not image.startswith(args.get("lab", "-") + "/") else "given",
             )
+            if image in self._images and self._images[image] != "cached":
+                self._images[image] = "built above"  # built once, shown with the first container that runs it
             self._services[result.get("name", "")] = result.get("service", "")
             waited = "" if result.get("waited") else " (health checked at the end)"
             self._say(
