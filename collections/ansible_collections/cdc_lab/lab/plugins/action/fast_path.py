@@ -16,19 +16,13 @@ from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 
+from ansible_collections.cdc_lab.lab.plugins.module_utils.digest import file_digest
+
 # Tags under which the whole lab play runs, so a recorded converge stands for it.
 WHOLE_RUN_TAGS = {"all", "verify"}
 # Extra variables that choose how `make lab` runs, not what the lab is.
 NOT_CONFIGURATION = {"lab_fast_path"}
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
-
-
-def file_digest(path: str) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tree_lines(root: str, path: str, contents: bool = True) -> list[str]:

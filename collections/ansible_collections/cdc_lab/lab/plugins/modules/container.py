@@ -102,11 +102,8 @@ from ansible_collections.cdc_lab.lab.plugins.module_utils.docker_cli import (
     wait_healthy,
 )
 
-# The options a container is replayed from (cdc_lab.lab.fast_path): its configuration, not this run's decisions.
-RECORDED = (
-    "name",
-    "service",
-    "lab",
+# The options whose hash labels the container (a change of any of them recreates it).
+HASHED = (
     "image",
     "command",
     "env",
@@ -114,36 +111,20 @@ RECORDED = (
     "publish_address",
     "volumes",
     "network",
+    "service",
     "healthcheck",
     "memory",
     "restart_retries",
     "labels",
     "stop_timeout",
-    "health_timeout",
-    "log_lines",
-    "state_dir",
-    "wait",
+    "lab",
 )
+# The options a container is replayed from (cdc_lab.lab.fast_path): its configuration, not this run's decisions.
+RECORDED = ("name", *HASHED, "health_timeout", "log_lines", "state_dir", "wait")
 
 
 def desired_hash(params: dict[str, Any]) -> str:
-    keys = (
-        "image",
-        "command",
-        "env",
-        "ports",
-        "publish_address",
-        "volumes",
-        "network",
-        "service",
-        "healthcheck",
-        "memory",
-        "restart_retries",
-        "labels",
-        "stop_timeout",
-        "lab",
-    )
-    spec = {key: params[key] for key in keys}
+    spec = {key: params[key] for key in HASHED}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -41,13 +41,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-
-def file_sha1(path: str) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from ansible_collections.cdc_lab.lab.plugins.module_utils.digest import file_digest
 
 
 def context_lines(context: str, excludes: list[str]) -> list[str]:
@@ -57,7 +51,7 @@ def context_lines(context: str, excludes: list[str]) -> list[str]:
             path = os.path.join(root, name)
             if any(fnmatch.fnmatch(name, pattern) for pattern in excludes):
                 continue
-            lines.append(f"{os.path.relpath(path, context)}:{file_sha1(path)}")
+            lines.append(f"{os.path.relpath(path, context)}:{file_digest(path)}")
     return sorted(lines)
 
 

@@ -44,6 +44,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.cdc_lab.lab.plugins.module_utils.digest import file_digest
+
 try:
     import yaml
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
@@ -51,11 +53,7 @@ except ImportError:  # pragma: no cover - ansible-core depends on PyYAML
 
 
 def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def download(url: str, timeout: int, directory: str) -> tuple[str, str]:
