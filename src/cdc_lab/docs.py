@@ -7,11 +7,12 @@ declaration (its ``<role>_manifest``, evaluated with the role defaults and group
 from __future__ import annotations
 
 import argparse
-import functools
 import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from cdc_lab.core.ansible_vars import lab_variables, template
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 README = PROJECT_DIR / "README.md"
@@ -20,31 +21,11 @@ END = "<!-- end of services -->"
 UNITS = {"k": 1 / 1024, "m": 1, "g": 1024}
 
 
-@functools.cache
-def init_ansible_plugins() -> None:
-    """Ansible's plugin loader (lookups such as `vars`), set up once per process, as ansible-playbook does."""
-    from ansible.plugins.loader import init_plugin_loader
-
-    init_plugin_loader()
-
-
 def declared(project_dir: Path = PROJECT_DIR) -> tuple[dict[str, Any], dict[str, Any]]:
     """The lab's manifests (role -> <role>_manifest) and variables, with every role's defaults under group_vars."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    init_ansible_plugins()
-    loader = DataLoader()
-    variables: dict[str, Any] = {"inventory_dir": str(project_dir / "inventory")}
-    for path in sorted((project_dir / "group_vars" / "all").glob("*.yml")):
-        variables.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
-    for path in sorted((project_dir / "roles").glob("*/defaults/main.yml")):
-        for key, value in (loader.load_from_file(str(path), trusted_as_template=True) or {}).items():
-            variables.setdefault(key, value)
-    templar = Templar(loader=loader, variables=variables)
-    manifests = templar.template(trust_as_template("{{ lab_manifests }}"))
-    budget = templar.template(trust_as_template("{{ lab_memory_budget }}"))
-    return manifests, {"lab_memory_budget": budget}
+    variables = lab_variables(project_dir)
+    manifests = template(variables, "{{ lab_manifests }}")
+    return manifests, {"lab_memory_budget": template(variables, "{{ lab_memory_budget }}")}
 
 
 def mebibytes(size: str) -> float:

@@ -5,44 +5,27 @@ Rendering goes through Ansible's own templating with the group_vars and role def
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
-from cdc_lab.docs import init_ansible_plugins
+from cdc_lab.core.ansible_vars import lab_variables, template
 from tests.conftest import PROJECT_DIR
 
 pytestmark = pytest.mark.unit
 
 
-LOADER = DataLoader()
-# Lookups (the lab's derived lists use `vars`) need Ansible's plugin loader, as ansible-playbook sets it up.
-init_ansible_plugins()
+def lab_vars(**overrides) -> dict:
+    """group_vars over every role's defaults (the lab's derived lists read every role's declaration), loaded the
+    way Ansible loads them (trusted for templating), and the test's overrides."""
+    return {**lab_variables(PROJECT_DIR), **overrides}
 
 
-def lab_vars(role: str, **overrides) -> dict:
-    """group_vars over the role's defaults, then the other roles' (the lab's derived lists read every role's
-    declaration), loaded the way Ansible loads them (trusted for templating)."""
-    variables: dict = {}
-    for path in sorted((PROJECT_DIR / "group_vars" / "all").glob("*.yml")):
-        variables.update(LOADER.load_from_file(str(path), trusted_as_template=True) or {})
-    defaults = [PROJECT_DIR / "roles" / role / "defaults" / "main.yml"]
-    defaults += sorted(path for path in (PROJECT_DIR / "roles").glob("*/defaults/main.yml") if path != defaults[0])
-    for path in defaults:
-        for key, value in (LOADER.load_from_file(str(path), trusted_as_template=True) or {}).items():
-            variables.setdefault(key, value)
-    variables.update(inventory_dir=str(PROJECT_DIR / "inventory"), **overrides)
-    return variables
-
-
-def evaluate(role: str, expression: str):
+def evaluate(expression: str):
     """What an expression over the lab's variables comes to (what a role declares, not a value restated here)."""
-    return Templar(loader=LOADER, variables=lab_vars(role)).template(trust_as_template("{{ " + expression + " }}"))
+    return template(lab_vars(), "{{ " + expression + " }}")
 
 
-def render(role: str, template: str, **overrides):
-    templar = Templar(loader=LOADER, variables=lab_vars(role, **overrides))
-    source = trust_as_template((PROJECT_DIR / "roles" / role / "templates" / template).read_text())
-    return yaml.safe_load(templar.template(source))
+def render(role: str, template_name: str, **overrides):
+    source = (PROJECT_DIR / "roles" / role / "templates" / template_name).read_text()
+    return yaml.safe_load(template(lab_vars(**overrides), source))
 
 
 def test_prometheus_config_defaults():
@@ -73,11 +56,11 @@ def test_lab_rules_keep_prometheus_template_syntax():
 
 def test_prometheus_sends_alerts_to_the_lab_alertmanager_and_scrapes_the_lab():
     config = render("prometheus", "prometheus.yml.j2")
-    addresses = evaluate("prometheus", "lab_service_addresses")
+    addresses = evaluate("lab_service_addresses")
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [addresses["alertmanager"]]
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     assert jobs == {
-        "prometheus": [f"localhost:{evaluate('prometheus', 'prometheus_container_port')}"],
+        "prometheus": [f"localhost:{evaluate('prometheus_container_port')}"],
         "alertmanager": [addresses["alertmanager"]],
         "webhook-sink": [addresses["webhook-sink"]],
     }
@@ -104,7 +87,7 @@ def test_alertmanager_route_tree_by_severity():
         {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["alertname"]}
     ]
     urls = {r["name"]: r["webhook_configs"][0]["url"] for r in config["receivers"]}
-    sink = evaluate("alertmanager", "lab_service_addresses['webhook-sink']")
+    sink = evaluate("lab_service_addresses['webhook-sink']")
     assert urls == {name: f"http://{sink}/hook/{name}" for name in ("critical", "warning", "default")}
     assert all(r["webhook_configs"][0]["send_resolved"] for r in config["receivers"])
 

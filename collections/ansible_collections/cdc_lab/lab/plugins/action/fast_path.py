@@ -17,6 +17,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 
 from ansible_collections.cdc_lab.lab.plugins.module_utils.digest import file_digest
+from ansible_collections.cdc_lab.lab.plugins.module_utils.records import write_private_json
 
 # Tags under which the whole lab play runs, so a recorded converge stands for it.
 WHOLE_RUN_TAGS = {"all", "verify"}
@@ -142,11 +143,7 @@ class ActionModule(ActionBase):
             "network": args["network"],
             "containers": specs,
         }
-        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        descriptor = os.open(args["record"] + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(args["record"] + ".tmp", args["record"])
+        write_private_json(args["record"], record)
         return {"path": "recorded", "containers": [spec["name"] for spec in specs]}
 
     def settle(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:

@@ -158,7 +158,7 @@ class CallbackModule(DefaultCallback):
     def v2_runner_on_ok(self, result: Any) -> None:
         self._timed(result)
         super().v2_runner_on_ok(result)
-        self._summarise(result.task.action, result.result, result.task)
+        self._summarise(result.task.action, result.result)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._timed(result)
@@ -212,13 +212,17 @@ class CallbackModule(DefaultCallback):
             self._say(f"cdc-lab: done in {time.monotonic() - self._started:.1f} s")
 
     # --- the lines a person reads ---
-    def _summarise(self, action: str, result: dict[str, Any], task: Any) -> None:
-        short = action.rsplit(".", 1)[-1]
-        if action.startswith("cdc_lab.lab.") and short == "image":
+    def _container_line(self, service: str, source: str, action: str, seconds: float, tail: str = "") -> None:
+        """The one line a container gets: service, where its image came from, what happened, seconds."""
+        self._say(f"  {service:<16} image {source:<18} {action:<10} {seconds:5.1f} s{tail}")
+
+    def _summarise(self, action: str, result: dict[str, Any]) -> None:
+        ours, short = action.startswith("cdc_lab.lab."), action.rsplit(".", 1)[-1]
+        if ours and short == "image":
             self._images[result.get("image", "")] = (
                 f"built in {result.get('seconds', 0):.1f} s" if result.get("built") else "cached"
             )
-        elif action.startswith("cdc_lab.lab.") and short == "container":
+        elif ours and short == "container":
             args = result.get("invocation", {}).get("module_args", {})
             image = args.get("image", "")
             source = self._images.get(
@@ -228,16 +232,18 @@ class CallbackModule(DefaultCallback):
             if image in self._images and self._images[image] != "cached":
                 self._images[image] = "built above"  # built once, shown with the first container that runs it
             self._services[result.get("name", "")] = result.get("service", "")
-            waited = "" if result.get("waited") else " (health checked at the end)"
-            self._say(
-                f"  {result.get('service', '?'):<16} image {source:<18} {result.get('action', '?'):<10} "
-                f"{result.get('seconds', 0):5.1f} s{waited}"
+            self._container_line(
+                result.get("service", "?"),
+                source,
+                result.get("action", "?"),
+                result.get("seconds", 0),
+                "" if result.get("waited") else " (health checked at the end)",
             )
-        elif action.startswith("cdc_lab.lab.") and short == "healthy" and result.get("took"):
+        elif ours and short == "healthy" and result.get("took"):
             waited = {name: seconds for name, seconds in result["took"].items() if seconds >= 0.1}
             took = ", ".join(f"{self._services.get(name, name)} after {took:.1f} s" for name, took in waited.items())
             self._say(f"  all healthy{': ' + took if took else ''}")
-        elif action.startswith("cdc_lab.lab.") and short == "fast_path":
+        elif ours and short == "fast_path":
             self._fast_path(result)
         elif short == "debug" and "msg" in result:
             message = result["msg"]
@@ -254,9 +260,12 @@ class CallbackModule(DefaultCallback):
             self._say(f"  {result.get('why')}: starting the containers from their records")
             took = result.get("took", {})
             for line in result.get("containers", []):
-                self._say(
-                    f"  {line['service']:<16} image {'cached':<18} {line.get('action', '?'):<10} "
-                    f"{line.get('seconds') or 0:5.1f} s, healthy after {took.get(line['name'], 0):.1f} s"
+                self._container_line(
+                    line["service"],
+                    "cached",
+                    line.get("action", "?"),
+                    line.get("seconds") or 0,
+                    f", healthy after {took.get(line['name'], 0):.1f} s",
                 )
         elif path == "full":
             self._say(f"  converging every task: {result.get('why')}")

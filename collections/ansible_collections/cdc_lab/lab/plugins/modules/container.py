@@ -89,7 +89,6 @@ waited: {description: Whether the health wait ran here., type: bool, returned: a
 
 import hashlib
 import json
-import os
 import shlex
 import time
 from typing import Any
@@ -101,6 +100,7 @@ from ansible_collections.cdc_lab.lab.plugins.module_utils.docker_cli import (
     Docker,
     wait_healthy,
 )
+from ansible_collections.cdc_lab.lab.plugins.module_utils.records import write_private_json
 
 # The options whose hash labels the container (a change of any of them recreates it).
 HASHED = (
@@ -179,20 +179,7 @@ def named_volumes(params: dict[str, Any]) -> list[str]:
 
 def write_record(path: str, params: dict[str, Any], config_hash: str) -> None:
     """Write the container's converged options when they differ from the file's (atomically; no change reported)."""
-    record = {key: params[key] for key in RECORDED}
-    record["config_hash"] = config_hash
-    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == text:
-                return
-    except OSError:
-        pass
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    write_private_json(path, {**{key: params[key] for key in RECORDED}, "config_hash": config_hash})
 
 
 def main() -> None:
