@@ -70,6 +70,7 @@ def test_bad_value_fails_naming_the_variable(extra_var, named):
     ("extra_var", "named"),
     [
         ("mysql_port=0", "mysql_port must be a TCP port from 1 to 65535 (got 0)"),
+        ("lab_fast_path=maybe", "lab_fast_path must be true or false (got 'maybe')"),
         ("spark_worker_container_memory=1.5 gigs", "spark_worker_container_memory must be a memory size"),
         ("lab_image_source=quay", "lab_image_source"),
         (

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ansible import context
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 
@@ -92,7 +93,7 @@ class ActionModule(ActionBase):
 
     def why_not(self, args: dict[str, Any]) -> str | None:
         """Why this run cannot be settled from the record, before looking at Docker."""
-        if not args.get("enabled", True):
+        if not args["enabled"]:
             return "lab_fast_path is false"
         tags = set(context.CLIARGS.get("tags") or ["all"])
         if not tags <= WHOLE_RUN_TAGS or context.CLIARGS.get("skip_tags") or context.CLIARGS.get("start_at_task"):
@@ -104,6 +105,10 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
+        try:
+            args["enabled"] = boolean(args.get("enabled", True), strict=True)
+        except TypeError:
+            return {**result, "failed": True, "msg": f"lab_fast_path must be true or false (got {args['enabled']!r})"}
         started = time.monotonic()
         if args.get("mode") == "record":
             partial = self.why_not({**args, "enabled": True})
@@ -116,7 +121,7 @@ class ActionModule(ActionBase):
         settled: dict[str, Any] = {"path": "full", "why": why}
         if why is None:
             settled = self.settle(args, task_vars or {})
-        matched = settled.pop("matched", False) or not args.get("enabled", True)
+        matched = settled.pop("matched", False) or not args["enabled"]
         if matched and settled["path"] == "full" and not self._task.check_mode:
             # The record stands for a successful run: a run from the same inputs that stops half-way leaves none.
             # (A record of other inputs is kept: this run cannot use it, and the run it stands for may come back;
