@@ -1,6 +1,7 @@
 """Test data left in the lab: what the suite's fixtures make must be gone when the suite ends (NFR-007).
 
-Looks for what the fixtures create: MySQL tables named ``t_*`` in the lab's database, active Alertmanager
+Looks for what the fixtures create: MySQL tables named ``t_*`` in the lab's database, test connectors (``t_*``)
+and their topics and the topics of test tables in Kafka, active Alertmanager
 silences and alerts carrying the ``test="true"`` label, webhook-sink switches left on, and Delta table directories
 in the host directory behind the Delta volume (all as the lab's manifest declares them). Alerts that Prometheus
 fires from a switch resolve one evaluation after the switch goes off, so the check polls until nothing is left or
@@ -23,6 +24,8 @@ from cdc_lab.core.endpoints import Endpoint, load_endpoints
 from cdc_lab.core.manifest import MANIFEST_ENV, ManifestError, find_manifest, read_manifest
 from cdc_lab.core.wait import WaitTimeout, wait_until
 from cdc_lab.services.alertmanager import leftovers as alertmanager_leftovers
+from cdc_lab.services.kafka import leftovers as kafka_leftovers
+from cdc_lab.services.kafka_connect import leftovers as kafka_connect_leftovers
 from cdc_lab.services.mysql import leftovers as mysql_leftovers
 from cdc_lab.services.spark import leftovers as spark_leftovers
 from cdc_lab.services.webhook_sink import leftovers as webhook_sink_leftovers
@@ -47,7 +50,14 @@ class Leftovers:
 
 # Each service's own check (cdc_lab.services.<service>.leftovers): its title, what means it could not be asked, and
 # leftovers(manifest, endpoints) -> {kind: [items]}.
-CHECKS = (mysql_leftovers, alertmanager_leftovers, webhook_sink_leftovers, spark_leftovers)
+CHECKS = (
+    mysql_leftovers,
+    kafka_connect_leftovers,
+    kafka_leftovers,
+    alertmanager_leftovers,
+    webhook_sink_leftovers,
+    spark_leftovers,
+)
 
 
 def look(manifest: dict[str, Any], endpoints: dict[str, Endpoint]) -> Leftovers:

@@ -25,6 +25,8 @@ pytest_plugins = [
     "cdc_lab.services.alertmanager.fixtures",
     "cdc_lab.services.webhook_sink.fixtures",
     "cdc_lab.services.mysql.fixtures",
+    "cdc_lab.services.kafka.fixtures",
+    "cdc_lab.services.kafka_connect.fixtures",
     "cdc_lab.services.spark.fixtures",
 ]
 
@@ -34,7 +36,9 @@ MARKERS: dict[str, str] = {
     "prometheus": "needs Prometheus",
     "alertmanager": "needs Alertmanager",
     "mysql": "needs MySQL",
-    "cdc": "reads MySQL's binlog (change data capture)",
+    "kafka": "needs Kafka",
+    "kafka_connect": "needs Kafka Connect (with Debezium)",
+    "cdc": "reads Debezium's change events from Kafka (MySQL, Kafka, Kafka Connect)",
     "spark": "needs Spark (standalone master, worker, Spark Connect)",
     "delta": "reads or writes Delta tables",
     "ui": "drives a service's web UI in a real browser (Debian's chromium, headless)",
@@ -48,7 +52,9 @@ MARKER_SERVICES: dict[str, tuple[str, ...]] = {
     "prometheus": ("prometheus",),
     "alertmanager": ("alertmanager",),
     "mysql": ("mysql",),
-    "cdc": ("mysql",),
+    "kafka": ("kafka",),
+    "kafka_connect": ("kafka", "kafka-connect"),
+    "cdc": ("mysql", "kafka", "kafka-connect"),
     "spark": ("spark",),
 }
 

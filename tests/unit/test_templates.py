@@ -33,7 +33,9 @@ def test_prometheus_config_defaults():
     assert config["global"]["scrape_interval"] == "5s"
     assert config["global"]["external_labels"] == {"lab": "cdc-lab"}
     assert config["rule_files"] == ["/etc/cdc-lab/prometheus/rules/*.yml"]
-    assert [job["job_name"] for job in config["scrape_configs"]] == ["prometheus", "alertmanager", "webhook-sink"]
+    declared = evaluate("lab_manifests.values() | map(attribute='metrics', default={}) | map('list') | flatten")
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["prometheus", *sorted(declared)]
+    assert {"alertmanager", "webhook-sink", "kafka", "kafka-connect"} <= set(declared)
 
 
 def test_prometheus_extra_scrape_configs_are_appended():
@@ -43,7 +45,7 @@ def test_prometheus_extra_scrape_configs_are_appended():
     )
     assert config["global"]["scrape_interval"] == "15s"
     assert config["scrape_configs"][-1] == extra[0]
-    assert len(config["scrape_configs"]) == 4
+    assert [job["job_name"] for job in config["scrape_configs"]].count("app") == 1
 
 
 def test_lab_rules_keep_prometheus_template_syntax():
@@ -59,11 +61,23 @@ def test_prometheus_sends_alerts_to_the_lab_alertmanager_and_scrapes_the_lab():
     addresses = evaluate("lab_service_addresses")
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [addresses["alertmanager"]]
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
-    assert jobs == {
-        "prometheus": [f"localhost:{evaluate('prometheus_container_port')}"],
-        "alertmanager": [addresses["alertmanager"]],
-        "webhook-sink": [addresses["webhook-sink"]],
-    }
+    assert jobs["prometheus"] == [f"localhost:{evaluate('prometheus_container_port')}"]
+    # The services with their own metrics endpoint are scraped where the lab network reaches them.
+    assert jobs["alertmanager"] == [addresses["alertmanager"]]
+    assert jobs["webhook-sink"] == [addresses["webhook-sink"]]
+    assert jobs["kafka"] == [f"{addresses['kafka'].split(':')[0]}:{evaluate('kafka_metrics_port')}"]
+    assert jobs["kafka-connect"] == [
+        f"{addresses['kafka-connect'].split(':')[0]}:{evaluate('kafka_connect_metrics_port')}"
+    ]
+
+
+def test_connect_rule_watches_connectors_and_tasks():
+    rules = render("prometheus", "lab.rules.yml.j2")["groups"][0]["rules"]
+    rule = next(rule for rule in rules if rule["alert"] == "KafkaConnectNotRunning")
+    assert 'kafka_connect_connector_status{status!="running"}' in rule["expr"]
+    assert 'kafka_connect_task_status{status!="running"}' in rule["expr"]
+    assert rule["for"] == evaluate("prometheus_connect_not_running_for")
+    assert "{{ $labels.connector }}" in rule["annotations"]["summary"]
 
 
 def test_switchable_rule_is_rendered():

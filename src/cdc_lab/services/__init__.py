@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cdc_lab.core.endpoints import Endpoint, env_var_for
 from cdc_lab.core.probe import probe_greeting, probe_grpc, probe_http
+from cdc_lab.services.kafka.client import probe as kafka_probe
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ SERVICES: dict[str, Service] = {
         Service("alertmanager", "Alertmanager", http_probe("/-/ready")),
         Service("webhook-sink", "the lab's webhook sink", http_probe("/-/healthy")),
         Service("mysql", "MySQL", lambda endpoint: probe_greeting(endpoint.host, endpoint.port)),
+        Service("kafka", "Kafka", kafka_probe),
+        Service("kafka-connect", "Kafka Connect", http_probe("/health")),
         Service("spark", "Spark Connect", lambda endpoint: probe_grpc(endpoint.host, endpoint.port)),
         Service("spark-app-ui", "the Spark application UI", http_probe("/api/v1/applications")),
         Service("spark-master-ui", "the Spark master UI", http_probe("/json/")),

@@ -1,5 +1,4 @@
-"""Fixtures for the lab's MySQL: the database and accounts of the manifest, connections, tables dropped afterwards,
-binlog readers."""
+"""Fixtures for the lab's MySQL: the database and accounts of the manifest, connections, tables dropped afterwards."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import pytest
 from cdc_lab.core.endpoints import Endpoint
 from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError
-from cdc_lab.services.mysql.binlog import BinlogCapture
 from cdc_lab.services.mysql.client import Account, CredentialsError, MysqlSettings, connect
 
 
@@ -93,17 +91,3 @@ def mysql_table(
     with mysql_connect().cursor() as cursor:
         for name in created:
             cursor.execute(f"DROP TABLE IF EXISTS `{mysql_settings.database}`.`{name}`")
-
-
-@pytest.fixture
-def binlog_capture(
-    mysql_endpoint: Endpoint, mysql_cdc_account: Account, mysql_settings: MysqlSettings
-) -> Callable[..., BinlogCapture]:
-    """Make binlog readers (as the CDC user) that start at the server's current position."""
-
-    def start(*tables: str) -> BinlogCapture:
-        return BinlogCapture.from_now(
-            mysql_endpoint, mysql_cdc_account, tables=list(tables) or None, schemas=[mysql_settings.database]
-        )
-
-    return start

@@ -1,0 +1,1 @@
+"""The lab's Kafka broker: topics, readers of change events, and the fixtures that clean them up."""

@@ -1,0 +1,158 @@
+"""Kafka from the host: the bootstrap address, topics made and deleted, and readers that take every record of a
+topic from its beginning, with a deadline.
+
+Debezium's records are JSON (the worker's converters have no schemas): a record's value is the change event's
+envelope (``before``, ``after``, ``source``, ``op``, ``ts_ms``, ``transaction``), or None for the tombstone that
+follows a delete; its key holds the row's primary key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cdc_lab.core.endpoints import Endpoint
+
+# librdkafka's own timeouts for admin calls, in seconds.
+ADMIN_TIMEOUT_S = 15.0
+
+
+def bootstrap(endpoint: Endpoint) -> str:
+    """The broker's listener for the host, as librdkafka wants it."""
+    return f"{endpoint.host}:{endpoint.port}"
+
+
+def admin(endpoint: Endpoint) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap(endpoint), "socket.connection.setup.timeout.ms": 5000})
+
+
+def topics(endpoint: Endpoint) -> set[str]:
+    """Every topic the broker has (internal ones too)."""
+    return set(admin(endpoint).list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+
+
+def create_topic(endpoint: Endpoint, name: str, partitions: int = 1) -> None:
+    """Make a topic (one replica); one that already exists is fine."""
+    client = admin(endpoint)  # kept until the result is in: a collected client cancels its requests
+    futures = client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    try:
+        futures[name].result(timeout=ADMIN_TIMEOUT_S)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+
+
+def delete_topics(endpoint: Endpoint, names: Iterable[str]) -> None:
+    """Delete topics; ones already gone are fine."""
+    wanted = sorted(set(names) & topics(endpoint))
+    if not wanted:
+        return
+    client = admin(endpoint)  # kept until the results are in
+    for name, future in client.delete_topics(wanted, operation_timeout=ADMIN_TIMEOUT_S).items():
+        try:
+            future.result(timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise RuntimeError(f"deleting topic {name} failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of a topic, its JSON key and value decoded (value None: a tombstone)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: Any
+    value: Any
+    timestamp_ms: int
+
+    @property
+    def op(self) -> str | None:
+        """Debezium's operation: r (snapshot read), c, u, d; None for a tombstone or a non-change record."""
+        return self.value.get("op") if isinstance(self.value, dict) else None
+
+
+def _decode(raw: bytes | None) -> Any:
+    return None if raw is None else json.loads(raw)
+
+
+class TopicReader:
+    """Reads a topic from its beginning (every partition), or from its current end with ``from_end``, keeping every
+    record seen in order per partition."""
+
+    def __init__(self, endpoint: Endpoint, topic: str, *, from_end: bool = False) -> None:
+        self.topic = topic
+        self.records: list[Record] = []
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap(endpoint),
+                "group.id": f"cdc-lab-test-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 50,
+                "socket.connection.setup.timeout.ms": 5000,
+            }
+        )
+        metadata = self._consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise RuntimeError(f"topic {topic} is not on the broker ({metadata and metadata.error})")
+        starts = {p: OFFSET_BEGINNING for p in metadata.partitions}
+        if from_end:  # the end now, resolved before anything else is written (not OFFSET_END, resolved later)
+            for p in metadata.partitions:
+                starts[p] = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=ADMIN_TIMEOUT_S)[1]
+        self._consumer.assign([TopicPartition(topic, p, offset) for p, offset in sorted(starts.items())])
+
+    def poll(self, seconds: float = 0.2) -> list[Record]:
+        """Records that arrived within ``seconds`` (none is fine)."""
+        fresh = []
+        for message in self._consumer.consume(num_messages=500, timeout=seconds):
+            if message.error() is not None:
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise RuntimeError(f"reading {self.topic}: {message.error()}")
+            fresh.append(
+                Record(
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    key=_decode(message.key()),
+                    value=_decode(message.value()),
+                    timestamp_ms=message.timestamp()[1],
+                )
+            )
+        self.records.extend(fresh)
+        return fresh
+
+    def read_until(self, done: Callable[[list[Record]], bool], *, timeout: float, what: str = "") -> list[Record]:
+        """Poll until ``done(records so far)`` holds; at most ``timeout`` seconds, then fail saying what was seen."""
+        deadline = time.monotonic() + timeout
+        while not done(self.records):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [(r.offset, r.op, r.key) for r in self.records][-10:]
+                raise AssertionError(
+                    f"{what or 'the awaited records'} did not arrive on {self.topic} within {timeout:g} s: "
+                    f"{len(self.records)} records so far (last: {seen})"
+                )
+            self.poll(min(0.2, remaining))
+        return self.records
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def probe(endpoint: Endpoint, timeout: float = 1.0) -> str | None:
+    """None when the broker answers a metadata request within ``timeout`` seconds, else why not."""
+    try:
+        admin(endpoint).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        return f"no metadata from the broker: {exc.args[0].str()}"
+    return None

@@ -1,0 +1,1 @@
+"""The lab's Kafka Connect worker and its Debezium connectors."""
