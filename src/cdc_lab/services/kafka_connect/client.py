@@ -82,6 +82,10 @@ class ConnectClient:
             raise ConnectError(f"{method} {path}: HTTP {response.status_code}: {response.text[:2000]}")
         return response.json() if response.content else None
 
+    def plugins(self) -> dict[str, str]:
+        """The connector plugins the worker found in its plugin path: class -> version."""
+        return {plugin["class"]: plugin["version"] for plugin in self._call("GET", "/connector-plugins")}
+
     def connectors(self) -> list[str]:
         return list(self._call("GET", "/connectors"))
 
