@@ -18,21 +18,25 @@ from cdc_lab.core.containers import ContainerState, container_for, docker, wait_
 from cdc_lab.core.endpoints import Endpoint, load_endpoints
 from cdc_lab.core.manifest import MANIFEST_ENV, containers, read_manifest
 from cdc_lab.core.wait import wait_until
+from cdc_lab.services.kafka.client import Record
+from cdc_lab.services.kafka.client import probe as kafka_probe
+from cdc_lab.services.kafka_connect.client import ConnectClient, LabConnector
 from cdc_lab.services.mysql.client import MysqlSettings, connect
 from tests.conftest import PROJECT_DIR, child_env
 
 MANIFEST = PROJECT_DIR / ".lab" / "lab.json"
 # The lab's services, by their containers' cdc-lab.service label, as the lab's manifest declares them.
 LAB_SERVICES = list(containers(read_manifest({MANIFEST_ENV: str(MANIFEST)})))
-# NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash (the Spark
-# containers' JVMs, and the master's recovery of its workers and application, take longer).
-SPARK_RECOVERY_BOUND_S = 60.0
+# NFR-005/006: a crashed service is healthy and answering again within this many seconds of the crash (the JVMs of
+# Spark and Kafka take longer: the master's recovery of its workers and application, Connect's rejoining its group
+# and restarting the connector).
+JVM_RECOVERY_BOUND_S = 60.0
 DEFAULT_RECOVERY_BOUND_S = 30.0
 REPORT = PROJECT_DIR / ".lab" / "reports" / "chaos-recovery.json"
 
 
 def recovery_bound(service: str) -> float:
-    return SPARK_RECOVERY_BOUND_S if service.startswith("spark-") else DEFAULT_RECOVERY_BOUND_S
+    return JVM_RECOVERY_BOUND_S if service.startswith(("spark-", "kafka")) else DEFAULT_RECOVERY_BOUND_S
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -107,7 +111,21 @@ def answers(service: str, endpoints: dict[str, Endpoint]) -> Callable[[], bool]:
             )
         return spark_scalar(endpoints["spark"].url, "SELECT sum(id) FROM range(1000)") == 499500
 
-    checks = {"prometheus": prometheus, "alertmanager": alertmanager, "webhook-sink": webhook_sink, "mysql": mysql}
+    def kafka() -> bool:
+        return kafka_probe(endpoints["kafka"]) is None
+
+    def kafka_connect() -> bool:
+        connector = LabConnector.from_manifest(read_manifest({MANIFEST_ENV: str(MANIFEST)}))
+        return ConnectClient(endpoints["kafka-connect"].url).states(connector.name) == ("RUNNING", ["RUNNING"])
+
+    checks = {
+        "prometheus": prometheus,
+        "alertmanager": alertmanager,
+        "webhook-sink": webhook_sink,
+        "mysql": mysql,
+        "kafka": kafka,
+        "kafka-connect": kafka_connect,
+    }
     return checks.get(service, spark)
 
 
@@ -154,9 +172,29 @@ def lab_restored() -> Generator[None, None, None]:
 @pytest.fixture
 def passwords() -> dict[str, str]:
     directory = PROJECT_DIR / ".lab" / "credentials"
-    return {path.name: path.read_text().split()[0] for path in directory.iterdir()}
+    return {path.name: path.read_text().split()[0] for path in directory.iterdir() if path.is_file()}
 
 
 def venv_env() -> dict[str, str]:
     """The environment for child processes (``child_env``), pointed at this checkout's lab."""
     return {**child_env(), MANIFEST_ENV: str(MANIFEST)}
+
+
+def assert_every_row_at_least_once(records: list[Record], ids: list[int]) -> list[Record]:
+    """At-least-once delivery: every row's event is there, and an event seen twice is the same change redelivered
+    (the same binlog file, position and row), never a new one. Returns the duplicates."""
+    seen: dict[int, tuple[str, int, int]] = {}
+    duplicates = []
+    for record in records:
+        if record.value is None:
+            continue
+        row = record.value["after"]["id"]
+        source = record.value["source"]
+        position = (source["file"], source["pos"], source["row"])
+        if row in seen:
+            assert seen[row] == position, f"row {row} arrived twice from different changes: {seen[row]} and {position}"
+            duplicates.append(record)
+        seen[row] = position
+    missing = sorted(set(ids) - set(seen))
+    assert not missing, f"{len(missing)} rows lost: {missing[:20]}"
+    return duplicates
