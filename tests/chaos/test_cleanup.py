@@ -1,5 +1,5 @@
-"""Cleanup (NFR-007): a test that fails, and one that pytest-timeout stops, still leave no tables, rows, silences,
-switches, Delta tables or active test alerts behind."""
+"""Cleanup (NFR-007): a test that fails, and one that pytest-timeout stops, still leave no tables, rows, Kafka topics,
+connectors, silences, switches, Delta tables or active test alerts behind."""
 
 import subprocess
 import sys
@@ -22,10 +22,15 @@ import pytest
 from cdc_lab.services.spark.delta import DeltaRsEngine
 
 
-def make_everything(mysql_table, mysql_connect, alert_session, delta_table):
+def make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector):
     table = mysql_table("cleanup", "id INT PRIMARY KEY")
     with mysql_connect().cursor() as cursor:
         cursor.execute(f"INSERT INTO `{table}` VALUES (1), (2), (3)")
+    captured = captured_table("cleanupcdc", "id INT PRIMARY KEY")
+    with mysql_connect().cursor() as cursor:
+        cursor.execute(f"INSERT INTO `{captured.name}` VALUES (1)")
+    captured.events.read_until(lambda records: len(records) >= 1, timeout=30)
+    test_connector([table], wait=False)
     name = alert_session.new_name("cleanup")
     alert = alert_session.alert(name)
     alert_session.fire(alert)
@@ -35,18 +40,22 @@ def make_everything(mysql_table, mysql_connect, alert_session, delta_table):
 
 
 @pytest.mark.alertmanager
-@pytest.mark.mysql
-def test_fails_after_making_everything(mysql_table, mysql_connect, alert_session, delta_table):
-    make_everything(mysql_table, mysql_connect, alert_session, delta_table)
+@pytest.mark.cdc
+def test_fails_after_making_everything(
+    mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector
+):
+    make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector)
     assert False, "this test fails on purpose"
 
 
 @pytest.mark.alertmanager
-@pytest.mark.mysql
-@pytest.mark.timeout(3)
-def test_times_out_after_making_everything(mysql_table, mysql_connect, alert_session, delta_table):
-    make_everything(mysql_table, mysql_connect, alert_session, delta_table)
-    threading.Event().wait(60)  # hangs on purpose: pytest-timeout ends it after 3 s
+@pytest.mark.cdc
+@pytest.mark.timeout(15)
+def test_times_out_after_making_everything(
+    mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector
+):
+    make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector)
+    threading.Event().wait(60)  # hangs on purpose: pytest-timeout ends it after 15 s
 """
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdc_lab.jarlock import Jar, partition, pyspark_jars_dir, shipped_artifacts
+from cdc_lab.jarlock import Jar, input_files, lock_path, partition, pyspark_jars_dir, shipped_artifacts
 from tests.conftest import PROJECT_DIR, run_playbook
 
 pytestmark = pytest.mark.unit
@@ -57,6 +57,31 @@ def test_the_closure_leaves_out_what_the_image_ships_and_what_is_excluded():
             "because": "pyspark 4.2.0 ships parquet-hadoop-1.17.0.jar",
         },
     ]
+
+
+def test_every_input_has_its_committed_lock_with_the_same_roots():
+    inputs = input_files([PROJECT_DIR / "roles" / role for role in ("spark", "kafka", "kafka_connect")])
+    assert len(inputs) == 5, inputs
+    for input_file in inputs:
+        lock = lock_path(input_file)
+        assert lock.name == input_file.name.replace(".in.yml", ".lock.yml")
+        assert lock.is_file(), f"{lock} is missing: run `make lock`"
+        roots = yaml.safe_load(input_file.read_text())["roots"]
+        locked = yaml.safe_load(lock.read_text())
+        assert locked["roots"] == roots, f"{lock} is stale: run `make lock`"
+        assert set(roots) <= {jar["coordinate"] for jar in locked["jars"]}
+
+
+def test_debezium_plugins_leave_out_what_the_connect_worker_gives_them():
+    worker = {
+        jar["file"]
+        for jar in yaml.safe_load((PROJECT_DIR / "roles/kafka_connect/files/jars.lock.yml").read_text())["jars"]
+    }
+    assert any(name.startswith("connect-runtime-") for name in worker)
+    for plugin in (PROJECT_DIR / "roles/kafka_connect/files").glob("debezium-*.jars.lock.yml"):
+        jars = [jar["coordinate"] for jar in yaml.safe_load(plugin.read_text())["jars"]]
+        shared = [c for c in jars if c.startswith(("org.apache.kafka:connect-api:", "org.apache.kafka:kafka-clients:"))]
+        assert not shared, f"{plugin.name} carries the worker's own {shared}"
 
 
 def test_the_committed_spark_lock_pairs_with_the_pinned_pyspark_and_adds_nothing_spark_ships():

@@ -106,9 +106,13 @@ def test_connector(
         return TestConnector(name, config["topic.prefix"], config)
 
     yield register
+    # Stopped first (its tasks shut down, so nothing writes to its topics any more), then deleted; its topics are
+    # deleted after this, by kafka_topics.
     for name in registered:
-        connect_client.delete(name)
-    # Gone from the worker (its task stopped) before its topics are deleted.
+        if name in connect_client.connectors():
+            connect_client.stop(name)
+            connect_client.wait_for(name, "STOPPED", timeout=60)
+            connect_client.delete(name)
     wait_until(
         lambda: not set(registered) & set(connect_client.connectors()),
         timeout=30,
