@@ -30,7 +30,10 @@ def bootstrap(endpoint: Endpoint) -> str:
 
 
 def admin(endpoint: Endpoint) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap(endpoint), "socket.connection.setup.timeout.ms": 5000})
+    # librdkafka's notices (level 6, e.g. events purged when a client is closed) stay quiet; warnings show.
+    return AdminClient(
+        {"bootstrap.servers": bootstrap(endpoint), "socket.connection.setup.timeout.ms": 5000, "log_level": 4}
+    )
 
 
 def topics(endpoint: Endpoint) -> set[str]:
@@ -111,9 +114,11 @@ class TopicReader:
         self._consumer.assign([TopicPartition(topic, p, offset) for p, offset in sorted(starts.items())])
 
     def poll(self, seconds: float = 0.2) -> list[Record]:
-        """Records that arrived within ``seconds`` (none is fine)."""
+        """The records there now, or the first to arrive within ``seconds`` and those with it (none is fine)."""
         fresh = []
-        for message in self._consumer.consume(num_messages=500, timeout=seconds):
+        first = self._consumer.poll(seconds)  # returns as soon as a record is there
+        messages = [] if first is None else [first, *self._consumer.consume(num_messages=500, timeout=0)]
+        for message in messages:
             if message.error() is not None:
                 if message.error().code() == KafkaError._PARTITION_EOF:
                     continue
