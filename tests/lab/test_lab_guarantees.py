@@ -65,11 +65,13 @@ def test_every_published_port_is_bound_to_loopback_in_docker_and_on_the_host(con
 def test_generated_credentials_stay_in_their_files(project_dir, containers):
     directory = project_dir / ".lab" / "credentials"
     assert directory.stat().st_mode & 0o777 == 0o700, directory
-    passwords = {}
-    for path in directory.iterdir():
-        assert path.stat().st_mode & 0o777 == 0o600, path
-        passwords[path.name] = path.read_text().split()[0]
+    for path in directory.rglob("*"):
+        assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
+    passwords = {path.name: path.read_text().split()[0] for path in directory.iterdir() if path.is_file()}
     assert set(passwords) == {"mysql-root-password", "mysql-app-password", "mysql-cdc-password"}
+    # The Connect worker's secret file holds the CDC user's password, and nothing else.
+    (connect_secret,) = [path for path in directory.rglob("*") if path.is_file() and path.parent != directory]
+    assert connect_secret.read_text().splitlines() == [f"password={passwords['mysql-cdc-password']}"]
 
     for container in containers:
         name = container["Name"].lstrip("/")

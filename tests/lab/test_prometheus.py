@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from cdc_lab.core.manifest import containers
 from cdc_lab.core.wait import wait_until
 
 pytestmark = pytest.mark.prometheus
@@ -38,5 +39,8 @@ def test_loaded_config_is_the_rendered_one(prometheus, project_dir):
 def test_lab_health_rules_are_loaded(prometheus):
     groups = {group["name"]: group for group in prometheus.rule_groups()}
     assert "cdc-lab-health" in groups
-    assert [rule["name"] for rule in groups["cdc-lab-health"]["rules"]] == ["LabTargetDown", "LabTestSwitch"]
+    expected = ["LabTargetDown", "LabTestSwitch"] + (
+        ["KafkaConnectNotRunning"] if "kafka-connect" in containers() else []
+    )
+    assert [rule["name"] for rule in groups["cdc-lab-health"]["rules"]] == expected
     assert all(rule["health"] in {"ok", "unknown"} for rule in groups["cdc-lab-health"]["rules"])
