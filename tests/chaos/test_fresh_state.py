@@ -15,7 +15,7 @@ from tests.conftest import PROJECT_DIR
 pytestmark = pytest.mark.chaos
 
 STATE_MARKER = PROJECT_DIR / ".lab" / "lab-state"  # lab_state_marker
-DATA_SERVICES = ["mysql", "alertmanager", "prometheus"]  # the services whose named volumes hold this state's data
+DATA_SERVICES = ["mysql", "alertmanager", "prometheus", "kafka"]  # the services whose named volumes hold its data
 SENTINEL = "t_fresh_state_sentinel"  # a test table (t_*): the leftover check reports it if it survives
 
 

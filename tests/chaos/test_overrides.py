@@ -1,5 +1,6 @@
 """A user's overrides reach every test through the lab's manifest: `make lab` with another database name and two
-Spark workers, then the suite's own MySQL and Spark tests against that lab (strict), then the lab as it was."""
+Spark workers, then the suite's own MySQL, CDC and Spark tests against that lab (strict: the connector captures the
+other database into its topics), then the lab as it was."""
 
 import json
 import subprocess
@@ -14,12 +15,13 @@ from tests.conftest import PROJECT_DIR
 pytestmark = pytest.mark.chaos
 
 DATABASE = "shop_override"
-# Two workers fit the lab's 4 GiB budget with smaller workers (the preflight adds every worker's limit).
+# A second worker does not fit the default 4 GiB budget, which the preflight checks against every container's limit
+# (each worker's too): a user who adds one raises lab_memory_budget with it.
 OVERRIDES = [
     f"mysql_database={DATABASE}",
     "spark_workers=2",
     "spark_worker_container_memory=768m",
-    "spark_executor_memory=512m",
+    "lab_memory_budget=5g",
 ]
 
 
@@ -38,7 +40,7 @@ def test_overrides_reach_the_tests_through_the_manifest(lab_restored):
 
         suite = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--lab-strict", "-q",
-             "tests/lab/test_mysql_cdc.py", "tests/lab/test_spark.py"],
+             "tests/lab/test_mysql_cdc.py", "tests/lab/test_cdc.py", "tests/lab/test_spark.py"],
             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600, env=venv_env(), check=False,
         )  # fmt: skip
         assert suite.returncode == 0, suite.stdout[-4000:]

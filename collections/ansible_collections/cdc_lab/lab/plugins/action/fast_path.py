@@ -121,12 +121,12 @@ class ActionModule(ActionBase):
         settled: dict[str, Any] = {"path": "full", "why": why}
         if why is None:
             settled = self.settle(args, task_vars or {})
-        matched = settled.pop("matched", False) or not args["enabled"]
-        if matched and settled["path"] == "full" and not self._task.check_mode:
-            # The record stands for a successful run: a run from the same inputs that stops half-way leaves none.
-            # (A record of other inputs is kept: this run cannot use it, and the run it stands for may come back;
-            # what this run changes in between is caught by the digest of the generated files and the containers'
-            # configuration hashes.)
+        settled.pop("matched", None)
+        if settled["path"] == "full" and not self._task.check_mode:
+            # The record stands for the lab as the last successful whole run left it. Any run that converges (whole
+            # or tagged, from these inputs or others) may change what no file or container hash shows, such as
+            # MySQL's grants or a connector's configuration in Kafka: the record goes now, and only a successful
+            # whole run writes it again.
             self.forget(args)
         settled["seconds"] = round(time.monotonic() - started, 2)
         return {**result, **settled, "changed": settled["path"] == "started"}

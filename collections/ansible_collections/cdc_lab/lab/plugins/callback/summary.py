@@ -10,7 +10,7 @@ short_description: A line per lab service on the screen, Ansible's whole output 
 description:
   - Writes Ansible's usual output (the default callback's, with task timings at the end) to
     C(<project>/.lab/logs/<playbook>-<time>.log), the project being the directory of the Ansible configuration
-    file; C(latest.log) beside it links to the newest. The newest C(keep) logs are kept.
+    file; C(latest.log) beside it links to the newest. The newest C(keep) logs of each playbook are kept.
   - On the screen, at verbosity 0, prints one line per container as it converges (service, where its image came
     from, created/unchanged/recreated/restarted/started, seconds), what the lab's own C(debug) tasks say (the
     endpoint table among them), every failure in full with its task, warnings, and the recap.
@@ -20,7 +20,7 @@ extends_documentation_fragment:
   - result_format_callback
 options:
   keep:
-    description: How many logs to keep.
+    description: How many logs of each playbook to keep.
     type: int
     default: 30
     env: [{name: CDC_LAB_KEEP_LOGS}]
@@ -119,8 +119,9 @@ class CallbackModule(DefaultCallback):
             if os.path.islink(latest) or os.path.exists(latest):
                 os.remove(latest)
             os.symlink(os.path.basename(self._log_path), latest)
-            kept = sorted(name for name in os.listdir(logs) if name.endswith(".log") and name != "latest.log")
-            for old in kept[: max(0, len(kept) - int(self.get_option("keep")))]:
+            # The newest logs of each playbook: the many `make lab` runs of a chaos run never push out its own log.
+            same = sorted(name for name in os.listdir(logs) if name.startswith(f"{stem}-") and name.endswith(".log"))
+            for old in same[: max(0, len(same) - int(self.get_option("keep")))]:
                 os.remove(os.path.join(logs, old))
         except OSError as error:
             self._screen.warning(f"cannot write the log under {logs} ({error}); the output stays on the screen")

@@ -13,6 +13,7 @@ description:
   - A new or changed configuration is first checked with the plugin's validate endpoint, which resolves the worker's
     config providers and lets the plugin try its connection; any error fails the task naming the setting and the
     plugin's message, and nothing is applied, so the lab stays as it was.
+  - An existing connector is stopped (its tasks shut down) before its configuration changes, then resumed.
   - Then waits at most I(timeout) seconds for the connector and at least one task to be RUNNING. A FAILED connector
     or task fails the task with its trace (the worker's own words).
   - In check mode it reports whether the configuration would change and applies nothing.
@@ -91,6 +92,21 @@ def connector_state(base: str, name: str) -> dict[str, Any] | None:
     return body if status == 200 else None
 
 
+def stop(module: AnsibleModule, base: str, name: str, timeout: float) -> None:
+    """Stop the connector and wait, bounded, until it reports STOPPED with no task left."""
+    status, body = request(f"{base}/connectors/{name}/stop", "PUT", timeout=60)
+    if status not in (200, 202, 204):
+        module.fail_json(msg=f"stopping the connector {name} before changing it failed (HTTP {status}): {body}")
+    deadline = time.monotonic() + timeout
+    while True:
+        state = connector_state(base, name)
+        if state is not None and state["connector"].get("state") == "STOPPED" and not state.get("tasks"):
+            return
+        if time.monotonic() >= deadline:
+            module.fail_json(msg=f"the connector {name} did not stop within {timeout:g} s: {json.dumps(state)}")
+        time.sleep(0.5)
+
+
 def wait_running(module: AnsibleModule, base: str, name: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     state: dict[str, Any] | None = None
@@ -154,9 +170,17 @@ def main() -> None:
                     msg=f"the connector {name}'s configuration is refused ({'unchanged' if current else 'not created'}"
                     f", the lab is as it was):\n" + "\n".join(errors)
                 )
+            if current is not None:
+                # Stopped first, its task gone: a task started with the new configuration while the old one still
+                # reads the binary log is refused by the server (a replica with the same server_id is connected).
+                stop(module, base, name, module.params["timeout"])
             status, body = request(f"{base}/connectors/{name}/config", "PUT", desired, timeout=60)
             if status not in (200, 201):
                 module.fail_json(msg=f"registering the connector {name} failed (HTTP {status}): {body}")
+            if current is not None:
+                status, body = request(f"{base}/connectors/{name}/resume", "PUT", timeout=60)
+                if status not in (200, 202, 204):
+                    module.fail_json(msg=f"resuming the connector {name} failed (HTTP {status}): {body}")
         elif module.check_mode:
             module.exit_json(changed=False)
         state = wait_running(module, base, name, module.params["timeout"])
