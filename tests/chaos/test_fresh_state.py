@@ -16,15 +16,21 @@ pytestmark = pytest.mark.chaos
 
 STATE_MARKER = PROJECT_DIR / ".lab" / "lab-state"  # lab_state_marker
 DATA_SERVICES = ["mysql", "alertmanager", "prometheus", "kafka"]  # the services whose named volumes hold its data
+# Docker reports a local volume's CreatedAt from its directory, which Kafka's checkpoints keep touching: the broker's
+# volume is told apart by the cluster id its log directory was formatted with.
+KAFKA_META = "/var/lib/kafka/data/meta.properties"
 SENTINEL = "t_fresh_state_sentinel"  # a test table (t_*): the leftover check reports it if it survives
 
 
 def data_volumes() -> dict[str, str]:
-    """Each data volume of the lab's services, by name, with the time Docker created it."""
+    """Each data volume of the lab's services, by name, with the time Docker created it (Kafka's: its cluster id)."""
     volumes = {}
     for service in DATA_SERVICES:
         for mount in inspect(container_for(service))[0]["Mounts"]:
-            if mount["Type"] == "volume":
+            if mount["Type"] == "volume" and service == "kafka":
+                meta = docker("exec", container_for(service), "cat", KAFKA_META).stdout
+                volumes[mount["Name"]] = next(line for line in meta.splitlines() if line.startswith("cluster.id="))
+            elif mount["Type"] == "volume":
                 created = docker("volume", "inspect", "--format", "{{.CreatedAt}}", mount["Name"]).stdout.strip()
                 volumes[mount["Name"]] = created
     return volumes
