@@ -14,6 +14,8 @@ description:
     config providers and lets the plugin try its connection; any error fails the task naming the setting and the
     plugin's message, and nothing is applied, so the lab stays as it was.
   - An existing connector is stopped (its tasks shut down) before its configuration changes, then resumed.
+  - A connector or task found FAILED is restarted once (with a warning naming its error), as Docker restarts a
+    crashed container: a server that went away fails Debezium's task for good.
   - Then waits at most I(timeout) seconds for the connector and at least one task to be RUNNING. A FAILED connector
     or task fails the task with its trace (the worker's own words).
   - In check mode it reports whether the configuration would change and applies nothing.
@@ -107,6 +109,19 @@ def stop(module: AnsibleModule, base: str, name: str, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def restart_failed(base: str, name: str) -> str:
+    """Restart a FAILED connector or task once (a server that went away, such as a crashed MySQL, fails Debezium's
+    task for good); return the first line of the trace it had, or "" when nothing had failed."""
+    state = connector_state(base, name)
+    if state is None:
+        return ""
+    failed = [item for item in [state["connector"], *state.get("tasks", [])] if item.get("state") == "FAILED"]
+    if not failed:
+        return ""
+    request(f"{base}/connectors/{name}/restart?includeTasks=true&onlyFailed=true", "POST", timeout=60)
+    return (failed[0].get("trace") or "(no trace)").splitlines()[0]
+
+
 def wait_running(module: AnsibleModule, base: str, name: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     state: dict[str, Any] | None = None
@@ -183,6 +198,11 @@ def main() -> None:
                     module.fail_json(msg=f"resuming the connector {name} failed (HTTP {status}): {body}")
         elif module.check_mode:
             module.exit_json(changed=False)
+        else:
+            restarted = restart_failed(base, name)
+            if restarted:
+                changed = True
+                module.warn(f"the connector {name} had a FAILED task; it was restarted: {restarted}")
         state = wait_running(module, base, name, module.params["timeout"])
     except ConnectError as error:
         module.fail_json(msg=str(error))
