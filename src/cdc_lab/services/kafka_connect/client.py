@@ -69,6 +69,11 @@ class LabConnector:
         return f"t_{token}", config
 
 
+def failed_parts(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The connector's and its tasks' entries of a status that are FAILED."""
+    return [item for item in [status["connector"], *status.get("tasks", [])] if item["state"] == "FAILED"]
+
+
 class ConnectClient:
     """Kafka Connect's REST API."""
 
@@ -135,8 +140,7 @@ class ConnectClient:
         def reached() -> dict[str, Any] | None:
             status = self.status(name)
             tasks = status.get("tasks", [])
-            failed = [item for item in [status["connector"], *tasks] if item["state"] == "FAILED"]
-            if failed and state != "FAILED":
+            if failed_parts(status) and state != "FAILED":
                 return status
             if status["connector"]["state"] != state:
                 return None
@@ -145,7 +149,7 @@ class ConnectClient:
             return status if tasks and all(task["state"] == state for task in tasks) else None
 
         status = wait_until(reached, timeout=timeout, interval=0.25, what=f"connector {name} to be {state}")
-        failed = [item for item in [status["connector"], *status.get("tasks", [])] if item["state"] == "FAILED"]
+        failed = failed_parts(status)
         if failed and state != "FAILED":
             raise ConnectError(f"connector {name} FAILED: {failed[0].get('trace', '(no trace)')[:3000]}")
         return status

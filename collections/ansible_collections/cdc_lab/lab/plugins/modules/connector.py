@@ -109,13 +109,18 @@ def stop(module: AnsibleModule, base: str, name: str, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def failed_parts(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The connector's and its tasks' entries of a status that are FAILED."""
+    return [item for item in [state["connector"], *state.get("tasks", [])] if item.get("state") == "FAILED"]
+
+
 def restart_failed(base: str, name: str) -> str:
     """Restart a FAILED connector or task once (a server that went away, such as a crashed MySQL, fails Debezium's
     task for good); return the first line of the trace it had, or "" when nothing had failed."""
     state = connector_state(base, name)
     if state is None:
         return ""
-    failed = [item for item in [state["connector"], *state.get("tasks", [])] if item.get("state") == "FAILED"]
+    failed = failed_parts(state)
     if not failed:
         return ""
     request(f"{base}/connectors/{name}/restart?includeTasks=true&onlyFailed=true", "POST", timeout=60)
@@ -128,8 +133,7 @@ def wait_running(module: AnsibleModule, base: str, name: str, timeout: float) ->
     while True:
         state = connector_state(base, name)
         if state is not None:
-            failed = [state["connector"]] if state["connector"].get("state") == "FAILED" else []
-            failed += [task for task in state.get("tasks", []) if task.get("state") == "FAILED"]
+            failed = failed_parts(state)
             if failed:
                 traces = "\n\n".join(
                     f"{'task ' + str(item['id']) if 'id' in item else 'the connector'} on {item.get('worker_id')}: "
