@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 
-.PHONY: help venv lab verify chaos test down clean lint lock bench docs
+.PHONY: help venv lab verify chaos test down clean lint lock bench docs stream
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -72,7 +72,11 @@ lint: $(STAMP) ## ansible-lint (production profile), yamllint, ruff.
 bench: $(STAMP) ## Measure the live lab against the spec's targets (medians); writes .lab/reports/bench.json.
 	$(BIN)/python -m cdc_lab.bench $(BENCH_ARGS)
 
-docs: $(STAMP) ## Remake the README's services table (ports, containers, memory) from the roles' declarations.
+stream: $(STAMP) ## Stream a captured table into Delta until Ctrl-C: make stream TABLE=customers [KEY=id]
+	@[ -n "$(TABLE)" ] || { echo "cdc-lab: name the table: make stream TABLE=<table of the lab's database>" >&2; exit 2; }
+	$(BIN)/python -m cdc_lab.services.spark.cdc_stream $(TABLE) $(if $(KEY),--key $(KEY))
+
+docs: $(STAMP) ## Remake the README's services table and docs/pipeline.png from the roles' declarations.
 	$(BIN)/python -m cdc_lab.docs
 
 lock: ## Re-resolve the locks: requirements.lock from pyproject.toml, then each role's files/jars.lock.yml (Maven).

@@ -1,7 +1,8 @@
 """`make docs`: the README's table of services, ports, containers and memory limits, made from each role's
 declaration (its ``<role>_manifest``, evaluated with the role defaults and group_vars as Ansible evaluates them).
 
-``python -m cdc_lab.docs`` rewrites the table in README.md; ``--check`` exits 1 when README.md is out of date.
+``python -m cdc_lab.docs`` rewrites the table in README.md and draws docs/pipeline.png (cdc_lab.diagram); ``--check``
+exits 1 when README.md is out of date.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from cdc_lab.core.ansible_vars import lab_variables, template
+from cdc_lab.diagram import draw_pipeline
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 README = PROJECT_DIR / "README.md"
+PIPELINE = PROJECT_DIR / "docs" / "pipeline.png"
 BEGIN = "<!-- services: made by `make docs` from each role's <role>_manifest; edit the roles, not this table -->"
 END = "<!-- end of services -->"
 UNITS = {"k": 1 / 1024, "m": 1, "g": 1024}
@@ -91,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if wanted != current:
         README.write_text(wanted)
         print("cdc-lab: README.md's services table rewritten")
+    print(f"cdc-lab: drew {draw_pipeline(manifests, PIPELINE).relative_to(PROJECT_DIR)}")
     return 0
 
 

@@ -39,6 +39,7 @@ MARKERS: dict[str, str] = {
     "kafka": "needs Kafka",
     "kafka_connect": "needs Kafka Connect (with Debezium)",
     "cdc": "reads Debezium's change events from Kafka (MySQL, Kafka, Kafka Connect)",
+    "cdc_delta": "streams Debezium's events into Delta with the lab's Spark job (MySQL, Kafka, Kafka Connect, Spark)",
     "spark": "needs Spark (standalone master, worker, Spark Connect)",
     "delta": "reads or writes Delta tables",
     "ui": "drives a service's web UI in a real browser (Debian's chromium, headless)",
@@ -55,6 +56,7 @@ MARKER_SERVICES: dict[str, tuple[str, ...]] = {
     "kafka": ("kafka",),
     "kafka_connect": ("kafka", "kafka-connect"),
     "cdc": ("mysql", "kafka", "kafka-connect"),
+    "cdc_delta": ("mysql", "kafka", "kafka-connect", "spark"),
     "spark": ("spark",),
 }
 

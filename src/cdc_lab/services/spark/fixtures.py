@@ -4,15 +4,26 @@ removed afterwards, and each Delta engine (delta-rs and Spark)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock, Timeout
 
+from cdc_lab.core.containers import container_for, docker
 from cdc_lab.core.endpoints import Endpoint
 from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError, role
+from cdc_lab.services.spark import cdc_stream as cdc_stream_module
+from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STREAM_LOCK, CdcStream
 from cdc_lab.services.spark.delta import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
+from cdc_lab.services.spark.leftovers import checkpoint_holder
+
+# How long a test may wait for the streams' lock.
+STREAM_LOCK_TIMEOUT_S = 240
+# The module Spark Connect runs (in its own Python process) for a streaming query's foreachBatch function.
+FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
 
 _spark_sessions: dict[str, Any] = {}
 
@@ -89,3 +100,94 @@ def delta_engine(request: pytest.FixtureRequest) -> DeltaEngine:
     if request.param == "spark":
         return SparkDeltaEngine(request.getfixturevalue("spark_delta"))
     return DeltaRsEngine()
+
+
+@dataclass
+class RunningStream:
+    """A test's streaming job: the Delta table it writes (host and container views), its checkpoint, and the query
+    running in a Spark Connect session of its own."""
+
+    stream: CdcStream
+    table: DeltaPath
+    checkpoint: DeltaPath
+    session: Any
+    query: Any
+
+    def wait_for_data(self, timeout: float = FIRST_BATCH_TIMEOUT_S) -> int:
+        """Wait (bounded) for a batch that read events; return its id."""
+        return cdc_stream_module.wait_for_data(self.query, timeout)
+
+    def restart(self) -> None:
+        """Start the query again from its checkpoint (the one before must have stopped)."""
+        self.query = cdc_stream_module.start(self.session, self.stream)
+
+    def stop(self) -> None:
+        if self.query.isActive:
+            self.query.stop()
+
+    def kill_python_worker(self) -> int:
+        """SIGKILL the Python process that runs the query's foreachBatch function in the Spark Connect server (the
+        caller makes sure no other stream runs: the tests that use this share an xdist group); return its PID."""
+        container = container_for("spark-connect")
+        found = docker("exec", container, "pgrep", "-f", FOREACH_BATCH_WORKER, check=False).stdout.split()
+        if len(found) != 1:
+            raise AssertionError(f"expected one foreachBatch worker in {container}, found PIDs {found}")
+        docker("exec", container, "kill", "-KILL", found[0])
+        return int(found[0])
+
+
+@pytest.fixture
+def cdc_stream(
+    spark_delta: Any, spark_endpoint: Endpoint, spark_settings: dict[str, Any], delta_root: Path
+) -> Generator[Callable[..., RunningStream], None, None]:
+    """Start the lab's streaming job from a topic into a new Delta table, with its own checkpoint and Spark Connect
+    session. Afterwards the query stops, the session closes, and the table and checkpoint are removed, pass or
+    fail."""
+    from pyspark.sql import SparkSession
+
+    # One stream at a time in the Spark Connect server, whichever test process starts it: each runs a Python
+    # worker there (one test kills its own by name), and two at once outgrow the server's memory limit.
+    lock = FileLock(delta_root / STREAM_LOCK)
+    try:
+        lock.acquire(timeout=STREAM_LOCK_TIMEOUT_S)
+    except Timeout:
+        pytest.fail(
+            f"another CDC stream held {delta_root / STREAM_LOCK} for {STREAM_LOCK_TIMEOUT_S} s (a stuck test run?)",
+            pytrace=False,
+        )
+    running: list[RunningStream] = []
+    paths: list[DeltaPath] = []
+    mount = spark_settings["delta"]["mount"]
+    holder = checkpoint_holder(spark_settings)
+
+    def start(topic: str, hint: str, *, keys: tuple[str, ...] = ()) -> RunningStream:
+        table = DeltaPath.unique(delta_root, mount, hint)
+        checkpoint = DeltaPath.unique(delta_root / holder, f"{mount.rstrip('/')}/{holder}", hint)
+        paths.extend([table, checkpoint])
+        stream = CdcStream.from_manifest(topic, table.container, checkpoint.container, keys)
+        session = SparkSession.builder.remote(spark_endpoint.url).create()
+        job = RunningStream(stream, table, checkpoint, session, None)
+        running.append(job)
+        job.restart()
+        return job
+
+    try:
+        yield start
+    finally:
+        _stop_streams(running, paths, lock)
+
+
+def _stop_streams(running: list[RunningStream], paths: list[DeltaPath], lock: FileLock) -> None:
+    try:
+        for job in running:
+            try:
+                if job.query is not None:
+                    job.stop()
+            finally:
+                job.session.stop()
+    finally:
+        try:
+            for path in paths:
+                path.remove()
+        finally:
+            lock.release()

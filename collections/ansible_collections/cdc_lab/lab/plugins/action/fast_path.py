@@ -77,18 +77,26 @@ class ActionModule(ActionBase):
             "network",
             "containers",
             "records_dir",
+            "project_digest",
         )
     )
 
-    def fingerprint(self, args: dict[str, Any]) -> str:
+    def project_digest(self, args: dict[str, Any]) -> str:
+        """The digest of the project's inputs (files and extra variables), as they are now."""
         lines = []
         for path in args["inputs"]:
             lines += tree_lines(args["project_dir"], path)
+        extra = {key: value for key, value in load_extra_vars(self._loader).items() if key not in NOT_CONFIGURATION}
+        lines.append("extra_vars " + json.dumps(extra, sort_keys=True, default=str))
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def fingerprint(self, args: dict[str, Any], project_digest: str | None = None) -> str:
+        """The project's digest (by default taken now; a run records the one it started from, so that a file
+        edited while it ran is seen by the next run) and the state's."""
+        lines = [project_digest or self.project_digest(args)]
         for path in args["state_inputs"]:
             # Credentials: whether each is there, its size and mode; never a digest of a secret.
             lines += tree_lines(args["state_dir"], path, contents=not path.startswith("credentials"))
-        extra = {key: value for key, value in load_extra_vars(self._loader).items() if key not in NOT_CONFIGURATION}
-        lines.append("extra_vars " + json.dumps(extra, sort_keys=True, default=str))
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def why_not(self, args: dict[str, Any]) -> str | None:
@@ -118,9 +126,11 @@ class ActionModule(ActionBase):
                 return {**result, "path": "not recorded", "why": partial, "changed": False}
             return {**result, **self.record(args), "changed": False}
         why = self.why_not(args)
+        digest = self.project_digest(args)
         settled: dict[str, Any] = {"path": "full", "why": why}
         if why is None:
-            settled = self.settle(args, task_vars or {})
+            settled = self.settle(args, task_vars or {}, digest)
+        settled["project_digest"] = digest
         settled.pop("matched", None)
         if settled["path"] == "full" and not self._task.check_mode:
             # The record stands for the lab as the last successful whole run left it. Any run that converges (whole
@@ -143,7 +153,7 @@ class ActionModule(ActionBase):
             with open(os.path.join(records_dir, f"{name}.json"), encoding="utf-8") as handle:
                 specs.append(json.load(handle))
         record = {
-            "fingerprint": self.fingerprint(args),
+            "fingerprint": self.fingerprint(args, args.get("project_digest")),
             "records_dir": records_dir,
             "network": args["network"],
             "containers": specs,
@@ -151,13 +161,13 @@ class ActionModule(ActionBase):
         write_private_json(args["record"], record)
         return {"path": "recorded", "containers": [spec["name"] for spec in specs]}
 
-    def settle(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def settle(self, args: dict[str, Any], task_vars: dict[str, Any], project_digest: str) -> dict[str, Any]:
         try:
             with open(args["record"], encoding="utf-8") as handle:
                 record = json.load(handle)
         except (OSError, ValueError):
             return {"path": "full", "why": "no record of a successful run"}
-        if record.get("fingerprint") != self.fingerprint(args):
+        if record.get("fingerprint") != self.fingerprint(args, project_digest):
             return {"path": "full", "why": "the lab's files, variables or state changed since the last run"}
         return {**self.settle_containers(args, record, task_vars), "matched": True}
 

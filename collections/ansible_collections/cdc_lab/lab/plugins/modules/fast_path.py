@@ -53,6 +53,11 @@ options:
     type: list
     elements: str
     default: []
+  project_digest:
+    description: >-
+      (I(mode=record)) The digest of the project's inputs that the I(mode=check) task of the same run returned: a
+      file edited while the run went on then makes the next run converge. Taken anew when absent.
+    type: str
 author: cdc-lab
 """
 
@@ -62,6 +67,10 @@ path:
   type: str
   returned: always
 why: {description: Why the run took that path., type: str, returned: I(mode=check)}
+project_digest:
+  description: The digest of the project's inputs as this run found them.
+  type: str
+  returned: I(mode=check)
 containers:
   description: What happened to each container (service, name, action, seconds).
   type: list

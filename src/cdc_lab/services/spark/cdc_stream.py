@@ -1,0 +1,184 @@
+"""The lab's streaming job: one table's Debezium change events, read from Kafka by Spark Structured Streaming and
+applied to a Delta table with the Change Data Feed on (cdc_batch does each micro-batch).
+
+The query runs on the lab's Spark through Spark Connect, in a Spark Connect session of its own (its idempotent-write
+settings never touch the caller's session). Spark's Kafka source reads on the workers; the foreachBatch function
+runs in the Connect server's Python, which is the client's minor version (see spark_base_suite). Its checkpoint
+(the Kafka offsets of each batch) and Delta's idempotent writes (app id and batch id in the commit) make a restart
+neither lose nor repeat a change.
+
+Run it by hand for one of your tables (it runs until interrupted):
+
+    .venv/bin/python -m cdc_lab.services.spark.cdc_stream customers
+
+Everything it needs (the Kafka address on the lab's network, the topic's naming, the Delta volume, the trigger)
+comes from the lab's manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cdc_lab.core.manifest import role
+from cdc_lab.core.wait import WaitTimeout
+from cdc_lab.services.spark import cdc_batch
+
+# Seconds the streaming job may take from its start to its first batch of events (its session's start, the Python
+# worker's, the Kafka source's first offsets, the Delta table's creation).
+FIRST_BATCH_TIMEOUT_S = 90
+# The lock a stream's user takes (tests, bench), a dot file in the Delta root: one stream at a time in the Spark
+# Connect server, whose memory limit has room for one foreachBatch Python worker beside everything else.
+STREAM_LOCK = ".cdc-stream.lock"
+
+
+@dataclass(frozen=True)
+class CdcStream:
+    """Where a stream reads and writes, as the Spark containers see it."""
+
+    topic: str
+    path: str
+    checkpoint: str
+    kafka: str
+    trigger: str = "1 second"
+    keys: tuple[str, ...] = field(default=())
+
+    @property
+    def app_id(self) -> str:
+        """Delta's idempotent-write app id: the same for a restart from the same checkpoint."""
+        return "cdc-lab-" + hashlib.sha1(f"{self.checkpoint}|{self.path}".encode()).hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        return f"cdc_{self.app_id.removeprefix('cdc-lab-')}"
+
+    @classmethod
+    def from_manifest(cls, topic: str, path: str, checkpoint: str, keys: tuple[str, ...] = ()) -> CdcStream:
+        stream = role("spark")["cdc_stream"]
+        return cls(
+            topic=topic,
+            path=path,
+            checkpoint=checkpoint,
+            kafka=role("kafka")["addresses"]["kafka"],
+            trigger=stream["trigger"],
+            keys=keys,
+        )
+
+
+def start(spark: Any, stream: CdcStream) -> Any:
+    """Start the streaming query on ``spark`` (a Spark Connect session) and return it."""
+    # The batch function runs where cdc_lab is not installed: its module travels with it.
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(cdc_batch)
+    settings = {
+        "path": stream.path,
+        "topic": stream.topic,
+        "keys": list(stream.keys),
+        "app_id": stream.app_id,
+        "view": stream.app_id.removeprefix("cdc-lab-"),
+    }
+    events = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", stream.kafka)
+        .option("subscribe", stream.topic)
+        .option("startingOffsets", "earliest")
+        .load()
+        .selectExpr("partition", "offset", "CAST(key AS STRING) AS key", "CAST(value AS STRING) AS value")
+    )
+    return (
+        events.writeStream.queryName(stream.name)
+        .foreachBatch(functools.partial(cdc_batch.apply_changes, settings))
+        .option("checkpointLocation", stream.checkpoint)
+        .trigger(processingTime=stream.trigger)
+        .start()
+    )
+
+
+def describe(query: Any) -> str:
+    """What a query is doing (for a timeout's message): its status, its error, its last progress."""
+    parts = [f"status {query.status}"]
+    error = query.exception()
+    if error is not None:
+        parts.append(f"error: {error}")
+    if query.lastProgress:
+        progress = query.lastProgress
+        parts.append(f"last batch {progress.batchId} ({progress.numInputRows} rows)")
+    return "; ".join(parts)
+
+
+def wait_for_data(query: Any, timeout: float, after: int = -1, interval: float = 0.2) -> int:
+    """Wait until the query has finished a batch numbered above ``after`` that read events; return its id. Fails at
+    once, with the query's error, when the query stops; on timeout, with what the query is doing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not query.isActive:
+            raise RuntimeError(f"streaming query {query.name} stopped: {describe(query)}")
+        done = [p.batchId for p in query.recentProgress if p.batchId > after and p.numInputRows]
+        if done:
+            return int(max(done))
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:g} s waiting for a batch of {query.name}: {describe(query)}")
+        time.sleep(interval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cdc_lab.core.endpoints import load_endpoints
+    from cdc_lab.services.kafka_connect.client import LabConnector
+
+    parser = argparse.ArgumentParser(description="Stream a captured table's changes into a Delta table.")
+    parser.add_argument("table", help="a table of the lab's database that the lab's connector captures")
+    parser.add_argument("--key", action="append", default=[], help="key column(s); default: the table's primary key")
+    args = parser.parse_args(argv)
+    spark_role = role("spark")
+    mount = spark_role["delta"]["mount"]
+    stream = CdcStream.from_manifest(
+        topic=LabConnector.from_manifest().topic(args.table),
+        path=f"{mount}/{args.table}",
+        checkpoint=f"{spark_role['cdc_stream']['checkpoints']}/{args.table}",
+        keys=tuple(args.key),
+    )
+    from filelock import FileLock, Timeout
+    from pyspark.sql import SparkSession
+
+    host_dir = Path(spark_role["delta"]["host_dir"])
+    lock = FileLock(host_dir / STREAM_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(
+            f"cdc-lab: another stream runs (a test or `make bench` holds {host_dir / STREAM_LOCK}); the Spark Connect"
+            " server's memory has room for one at a time",
+            file=sys.stderr,
+        )
+        return 2
+    spark = SparkSession.builder.remote(load_endpoints()["spark"].url).create()
+    query = start(spark, stream)
+    print(f"cdc-lab: streaming {stream.topic} into {stream.path} (on the host: {host_dir / args.table}); Ctrl-C stops")
+    try:
+        while query.isActive:
+            time.sleep(5)
+            print(f"cdc-lab: {describe(query)}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        query.stop()
+        spark.stop()
+        lock.release()
+    error = query.exception()
+    if error is not None:
+        print(f"cdc-lab: the query failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["CdcStream", "WaitTimeout", "describe", "start", "wait_for_data"]
+
+if __name__ == "__main__":
+    sys.exit(main())
