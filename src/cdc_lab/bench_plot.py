@@ -33,7 +33,7 @@ def draw(figures: list[Any], latencies: list[float], goal: float, path: Path) ->
     left.set_title("Each figure against its target (green: met)")
     for row, figure in zip(rows, targeted, strict=True):
         left.annotate(
-            f"{figure.median:.3g} {figure.unit} / {figure.target_text}",
+            f"{figure.median:.4g} {figure.unit} / {figure.target_text}",
             (max(shares[row] + high[row], 0) + 2, row),
             va="center",
             fontsize=7,
@@ -46,7 +46,7 @@ def draw(figures: list[Any], latencies: list[float], goal: float, path: Path) ->
         for value, label, style in ((quantiles[49], "p50", "-"), (quantiles[98], "p99", ":"), (goal, "goal", "--")):
             right.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{label} {value:.2f} s")
         right.legend()
-    right.set_xlabel("seconds from the MySQL commit to the row visible in Delta (delta-rs)")
+    right.set_xlabel("seconds, MySQL commit to row visible in Delta (delta-rs)")
     right.set_ylabel("single-row changes")
     right.set_title(f"End-to-end latency ({len(latencies)} changes)")
     fig.tight_layout()
