@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +31,38 @@ def run_concurrently(work: Callable[[int], object], count: int, timeout: float =
     """
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(work, range(count), timeout=timeout))
+
+
+class BackgroundWrites:
+    """Writes spread over a few seconds in a thread, so that a fault can land in their middle: ``write(item)`` for
+    each item, ``pause`` seconds apart. ``started`` is set once a third of them are done (or one failed)."""
+
+    def __init__(self, write: Callable[[object], None], items: Sequence[object], pause: float) -> None:
+        self.failures: list[BaseException] = []
+        self.started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(write, items, pause), name="writes")
+        self._thread.start()
+
+    def _run(self, write: Callable[[object], None], items: Sequence[object], pause: float) -> None:
+        try:
+            for index, item in enumerate(items):
+                write(item)
+                if index >= len(items) // 3:
+                    self.started.set()
+                time.sleep(pause)
+        except BaseException as exc:  # reported by finish(), in the test's thread
+            self.failures.append(exc)
+        finally:
+            self.started.set()
+
+    def wait_started(self, timeout: float = 60) -> None:
+        assert self.started.wait(timeout), "the writes did not start"
+
+    def finish(self, timeout: float = 120) -> None:
+        """Wait for the last write; fail the test with the first write's error."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"the writes did not end within {timeout:g} s"
+        assert not self.failures, f"MySQL refused the writes: {self.failures[0]!r}"
 
 
 def child_env() -> dict[str, str]:

@@ -2,7 +2,6 @@
 resumes from its stored offsets (redelivering what it had not committed), and the streaming job's MERGE by key
 keeps the Delta table equal to MySQL: no row lost, none twice."""
 
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from cdc_lab.core.containers import container_for
 from cdc_lab.core.wait import wait_until
 from cdc_lab.services.spark.mirror import ITEM_COLUMNS, insert_items, spark_rows, wait_until_mirrored
 from tests.chaos.conftest import JVM_RECOVERY_BOUND_S, crash, record_recovery, wait_serving
+from tests.conftest import BackgroundWrites
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cdc_delta, pytest.mark.delta]
 
@@ -28,27 +28,13 @@ def test_kafka_connect_killed_mid_stream_leaves_delta_equal_to_mysql(
     job = cdc_stream(table.topic, "connectkill")
     job.wait_for_data()
     writer_connection = mysql_connect()
-    failures: list[BaseException] = []
-    half_written = threading.Event()
-
-    def write():
-        try:
-            for start in range(11, ROWS + 1, 5):  # small transactions over several seconds: the kill lands inside
-                insert_items(writer_connection, table.name, range(start, min(start + 5, ROWS + 1)))
-                if start > ROWS // 3:
-                    half_written.set()
-                time.sleep(0.05)
-        except BaseException as exc:  # reported by the test thread below
-            failures.append(exc)
-            half_written.set()
-
-    writer = threading.Thread(target=write, name="writer")
-    writer.start()
-    assert half_written.wait(timeout=60), "the writes did not start"
+    batches = [range(start, min(start + 5, ROWS + 1)) for start in range(11, ROWS + 1, 5)]
+    # Small transactions over several seconds: the kill lands inside them.
+    writes = BackgroundWrites(lambda ids: insert_items(writer_connection, table.name, ids), batches, pause=0.05)
+    writes.wait_started()
     killed_at = time.monotonic()
     crash(container_for("kafka-connect"))  # SIGKILL: offsets not yet committed are redelivered
-    writer.join(timeout=120)
-    assert not failures, f"MySQL refused the writes: {failures[0]!r}"
+    writes.finish()
     wait_serving("kafka-connect", JVM_RECOVERY_BOUND_S * 2)
     wait_until(
         lambda: connect_client.states(lab_connector.name) == ("RUNNING", ["RUNNING"]),

@@ -1,7 +1,6 @@
 """Faults in the CDC pipeline: the broker killed in the middle of a burst loses no row, and a connector configuration
 naming a table that does not exist fails `make lab` naming it while the running connector stays as it was."""
 
-import threading
 import time
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from cdc_lab.core.containers import container_for
 from cdc_lab.core.wait import wait_until
 from tests.chaos.conftest import assert_every_row_at_least_once, crash, make, record_recovery, wait_serving
+from tests.conftest import BackgroundWrites
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cdc]
 
@@ -20,28 +20,16 @@ CAPTURE_AFTER_RESTART_S = 120
 def test_broker_killed_mid_burst_loses_no_row(mysql_connect, captured_table, lab_restored):
     table = captured_table("brokerkill", "id INT PRIMARY KEY, payload VARCHAR(40) NOT NULL")
     connection = mysql_connect()
-    half_written = threading.Event()
-    failures: list[BaseException] = []
 
-    def write_burst():
-        try:
-            with connection.cursor() as cursor:
-                for i in range(BURST):
-                    cursor.execute(f"INSERT INTO {table.name} VALUES (%s, %s)", (i, f"row-{i}"))
-                    if i == BURST // 3:
-                        half_written.set()
-                    time.sleep(0.01)  # a burst spread over a few seconds, so the kill lands inside it
-        except BaseException as exc:  # reported by the test thread below
-            failures.append(exc)
-            half_written.set()
+    def insert(i):
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table.name} VALUES (%s, %s)", (i, f"row-{i}"))
 
-    writer = threading.Thread(target=write_burst, name="burst")
-    writer.start()
-    assert half_written.wait(timeout=60), "the burst did not start"
+    writes = BackgroundWrites(insert, range(BURST), pause=0.01)  # a burst over a few seconds: the kill lands inside
+    writes.wait_started()
     killed_at = time.monotonic()
     crash(container_for("kafka"))  # SIGKILL: no clean shutdown, no flush
-    writer.join(timeout=120)
-    assert not failures, f"MySQL refused the burst: {failures[0]!r}"
+    writes.finish()
     wait_serving("kafka", CAPTURE_AFTER_RESTART_S)
     records = table.events.read_until(
         lambda records: len({r.value["after"]["id"] for r in records if r.value}) >= BURST,

@@ -6,11 +6,9 @@ at a time (the ``cdc_stream`` fixture holds a lock across the test processes), s
 only one in the Spark Connect server (one test kills it) and the streams do not crowd the server's memory.
 """
 
-import threading
-import time
-
 import pytest
 
+from cdc_lab.core.wait import wait_until
 from cdc_lab.services.spark.delta import SparkDeltaEngine
 from cdc_lab.services.spark.mirror import (
     ITEM_COLUMNS,
@@ -20,6 +18,7 @@ from cdc_lab.services.spark.mirror import (
     spark_rows,
     wait_until_mirrored,
 )
+from tests.conftest import BackgroundWrites
 
 pytestmark = [pytest.mark.cdc_delta, pytest.mark.delta]
 
@@ -98,33 +97,18 @@ def test_query_killed_mid_stream_restarts_from_its_checkpoint_losing_and_repeati
 ):
     table, connection, job = started_stream(captured_table, cdc_stream, mysql_connect, "killed")
     writer_connection = mysql_connect()
-    failures: list[BaseException] = []
-    half_written = threading.Event()
-
-    def write():
-        try:
-            for start in range(11, ROWS + 1, 5):  # small transactions over a few seconds, so the kill lands inside
-                insert_items(writer_connection, table.name, range(start, min(start + 5, ROWS + 1)))
-                if start > ROWS // 3:
-                    half_written.set()
-                time.sleep(0.1)
-        except BaseException as exc:  # reported by the test thread below
-            failures.append(exc)
-            half_written.set()
-
-    writer = threading.Thread(target=write, name="writer")
-    writer.start()
+    batches = [range(start, min(start + 5, ROWS + 1)) for start in range(11, ROWS + 1, 5)]
+    # Small transactions over a few seconds: the kill lands inside them.
+    writes = BackgroundWrites(lambda ids: insert_items(writer_connection, table.name, ids), batches, pause=0.1)
     try:
-        assert half_written.wait(timeout=60), "the writes did not start"
+        writes.wait_started()
         job.kill_python_worker()
-        deadline = time.monotonic() + MIRROR_BOUND_S
-        while job.query.isActive and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not job.query.isActive, "the query went on after its Python worker was killed"
+        wait_until(
+            lambda: not job.query.isActive, timeout=MIRROR_BOUND_S, what="the query to fail after its worker was killed"
+        )
         assert job.query.exception() is not None
     finally:
-        writer.join(timeout=120)
-    assert not failures, f"MySQL refused the writes: {failures[0]!r}"
+        writes.finish()
     job.restart()
     expected = wait_until_mirrored(connection, table.name, job.table.host, RESTART_BOUND_S)
     assert [row["id"] for row in expected] == list(range(1, ROWS + 1))
