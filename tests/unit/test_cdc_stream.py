@@ -76,3 +76,16 @@ def test_decimals_compare_as_the_strings_debezium_sends():
     from decimal import Decimal
 
     assert normalise({"price": Decimal("3.25"), "qty": 3}) == {"price": "3.25", "qty": 3}
+
+
+def test_leftovers_name_the_fixtures_tables_and_checkpoints_not_the_users(tmp_path):
+    from cdc_lab.services.spark.leftovers import delta_tables
+
+    for name in ["mirror_0123456789ab", "orders", ".cdc-stream.lock", "warehouse/t1", "_checkpoints/orders",
+                 "_checkpoints/cdf_ba9876543210"]:  # fmt: skip
+        (tmp_path / name).mkdir(parents=True)
+    assert delta_tables(tmp_path, "_checkpoints") == [
+        "_checkpoints/cdf_ba9876543210",
+        "mirror_0123456789ab",
+        "warehouse/t1",
+    ]

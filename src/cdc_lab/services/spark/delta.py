@@ -7,6 +7,7 @@ containers see it (the Delta volume is backed by the host directory).
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 Row = dict[str, Any]
+# The end of every name DeltaPath.unique gives: what tells a test's table from a user's (e.g. `make stream`'s).
+UNIQUE_NAME = re.compile(r".+_[0-9a-f]{12}$")
 CHANGE_TYPE = "_change_type"
 COMMIT_VERSION = "_commit_version"
 
@@ -30,6 +33,7 @@ class DeltaPath:
 
     @classmethod
     def unique(cls, host_root: Path, container_root: str, hint: str) -> DeltaPath:
+        """A new table path named <hint>_<12 hex digits> (the name the leftover check knows as test data)."""
         name = f"{hint}_{uuid.uuid4().hex[:12]}"
         return cls(host_root / name, f"{container_root.rstrip('/')}/{name}")
 

@@ -7,22 +7,26 @@ from typing import Any
 
 from cdc_lab.core.endpoints import Endpoint
 from cdc_lab.core.manifest import role
+from cdc_lab.services.spark.delta import UNIQUE_NAME
 
 TITLE = "Spark"
 UNREACHABLE = (OSError,)
 SPARK_WAREHOUSE = "warehouse"  # spark.sql.warehouse.dir of the lab's Spark; the directory itself is Spark's
 
 
-def delta_tables(delta_root: Path, holders: tuple[str, ...] = (SPARK_WAREHOUSE,)) -> list[str]:
-    """Table directories the ``delta_table`` fixture (or a Spark ``saveAsTable``) made under the lab's Delta root,
-    and what lies in its holding directories (Spark's warehouse, the streaming job's checkpoints)."""
+def delta_tables(delta_root: Path, checkpoints: str = "") -> list[str]:
+    """Table directories the fixtures (or a Spark ``saveAsTable``) made under the lab's Delta root, and the test
+    streams' checkpoints. A fixture's names end in 12 hex digits (DeltaPath.unique): a table or checkpoint of the
+    user's own, such as `make stream TABLE=orders` makes, is not test data."""
     if not delta_root.is_dir():
         return []
     found = []
     for entry in sorted(delta_root.iterdir()):
-        if entry.name in holders and entry.is_dir():
-            found += [f"{entry.name}/{table.name}" for table in sorted(entry.iterdir())]
-        elif not entry.name.startswith("."):
+        if entry.name == SPARK_WAREHOUSE and entry.is_dir():
+            found += [f"{SPARK_WAREHOUSE}/{table.name}" for table in sorted(entry.iterdir())]
+        elif entry.name == checkpoints and entry.is_dir():
+            found += [f"{checkpoints}/{c.name}" for c in sorted(entry.iterdir()) if UNIQUE_NAME.match(c.name)]
+        elif UNIQUE_NAME.match(entry.name):
             found.append(entry.name)
     return found
 
@@ -34,5 +38,4 @@ def checkpoint_holder(spark: dict[str, Any]) -> str:
 
 def leftovers(manifest: dict[str, Any], endpoints: dict[str, Endpoint]) -> dict[str, list[str]]:
     spark = role("spark", manifest)
-    holders = (SPARK_WAREHOUSE, checkpoint_holder(spark))
-    return {"Delta tables and checkpoints": delta_tables(Path(spark["delta"]["host_dir"]), holders)}
+    return {"Delta tables and checkpoints": delta_tables(Path(spark["delta"]["host_dir"]), checkpoint_holder(spark))}
