@@ -44,7 +44,7 @@ def table_columns(spark: Any, path: str) -> dict[str, str] | None:
     if not os.path.isdir(os.path.join(path, "_delta_log")):
         return None
     fields = spark.read.format("delta").load(path).schema.fields
-    return {field.name: field.dataType.simpleString().upper() for field in fields}
+    return {field.name: field.dataType.simpleString() for field in fields}
 
 
 def object_fields(object_type: str) -> dict[str, str]:
