@@ -1,5 +1,5 @@
 """Cleanup (NFR-007): a test that fails, and one that pytest-timeout stops, still leave no tables, rows, Kafka topics,
-connectors, silences, switches, Delta tables or active test alerts behind."""
+connectors, silences, switches, Delta tables, stream checkpoints or active test alerts behind."""
 
 import subprocess
 import sys
@@ -22,7 +22,7 @@ import pytest
 from cdc_lab.services.spark.delta import DeltaRsEngine
 
 
-def make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector):
+def make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector, cdc_stream):
     table = mysql_table("cleanup", "id INT PRIMARY KEY")
     with mysql_connect().cursor() as cursor:
         cursor.execute(f"INSERT INTO `{table}` VALUES (1), (2), (3)")
@@ -30,6 +30,7 @@ def make_everything(mysql_table, mysql_connect, alert_session, delta_table, capt
     with mysql_connect().cursor() as cursor:
         cursor.execute(f"INSERT INTO `{captured.name}` VALUES (1)")
     captured.events.read_until(lambda records: len(records) >= 1, timeout=30)
+    cdc_stream(captured.topic, "cleanupstream").wait_for_data()  # a Delta table, a checkpoint, a running query
     test_connector([table], wait=False)
     name = alert_session.new_name("cleanup")
     alert = alert_session.alert(name)
@@ -40,22 +41,22 @@ def make_everything(mysql_table, mysql_connect, alert_session, delta_table, capt
 
 
 @pytest.mark.alertmanager
-@pytest.mark.cdc
+@pytest.mark.cdc_delta
 def test_fails_after_making_everything(
-    mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector
+    mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector, cdc_stream
 ):
-    make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector)
+    make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector, cdc_stream)
     assert False, "this test fails on purpose"
 
 
 @pytest.mark.alertmanager
-@pytest.mark.cdc
-@pytest.mark.timeout(15)
+@pytest.mark.cdc_delta
+@pytest.mark.timeout(40)
 def test_times_out_after_making_everything(
-    mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector
+    mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector, cdc_stream
 ):
-    make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector)
-    threading.Event().wait(60)  # hangs on purpose: pytest-timeout ends it after 15 s
+    make_everything(mysql_table, mysql_connect, alert_session, delta_table, captured_table, test_connector, cdc_stream)
+    threading.Event().wait(120)  # hangs on purpose: pytest-timeout ends it after 40 s
 """
 
 
