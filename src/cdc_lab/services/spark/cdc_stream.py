@@ -109,7 +109,8 @@ def describe(query: Any) -> str:
         parts.append(f"error: {error}")
     if query.lastProgress:
         progress = query.lastProgress
-        parts.append(f"last batch {progress.batchId} ({progress.numInputRows} rows)")
+        applied = progress.durationMs.get("addBatch")
+        parts.append(f"last batch {progress.batchId} ({progress.numInputRows} rows read, applied in {applied} ms)")
     return "; ".join(parts)
 
 
