@@ -21,7 +21,7 @@ from cdc_lab.core.endpoints import Endpoint
 from cdc_lab.core.manifest import role
 from cdc_lab.core.wait import WaitTimeout
 from cdc_lab.services.spark import cdc_stream
-from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STREAM_LOCK
+from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STOPPED_WRITES_SETTLE_S, STREAM_LOCK
 from cdc_lab.services.spark.delta import DeltaPath
 from cdc_lab.services.spark.leftovers import checkpoint_holder
 
@@ -81,11 +81,9 @@ def running_stream(spark_endpoint: Endpoint, topic: str, root: Path) -> Iterator
             query = cdc_stream.start(session, stream)
             yield DeltaWatcher(table.host)
         finally:
-            if query is not None and query.isActive:
-                query.stop()
-            session.stop()
-            table.remove()
-            checkpoint.remove()
+            cdc_stream.stop(query, session)
+            table.remove(settle=STOPPED_WRITES_SETTLE_S)
+            checkpoint.remove(settle=STOPPED_WRITES_SETTLE_S)
 
 
 @dataclass

@@ -36,6 +36,9 @@ FIRST_BATCH_TIMEOUT_S = 90
 # The lock a stream's user takes (tests, bench), a dot file in the Delta root: one stream at a time in the Spark
 # Connect server, whose memory limit has room for one foreachBatch Python worker beside everything else.
 STREAM_LOCK = ".cdc-stream.lock"
+# Seconds a stopped stream's table and checkpoint must stay removed before they count as gone (a write already under
+# way in the Connect server can land after the first removal).
+STOPPED_WRITES_SETTLE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,24 @@ def start(spark: Any, stream: CdcStream) -> Any:
     )
 
 
-def describe(query: Any) -> str:
-    """What a query is doing (for a timeout's message): its status, its error, its last progress."""
+def stop(query: Any, session: Any) -> None:
+    """Stop the query and close its session. What the batch function started in the session still runs after the
+    query stops (its MERGE is an operation of its own in the Connect server), so it is interrupted first."""
+    try:
+        if query is not None and query.isActive:
+            query.stop()
+        session.interruptAll()
+    finally:
+        session.stop()
+
+
+def describe(query: Any, brief: bool = False) -> str:
+    """What a query is doing (for a timeout's message): its status, its error (``brief``: its first line), its last
+    progress."""
     parts = [f"status {query.status}"]
     error = query.exception()
     if error is not None:
-        parts.append(f"error: {error}")
+        parts.append(f"error: {str(error).splitlines()[0] if brief else error}")
     if query.lastProgress:
         progress = query.lastProgress
         applied = progress.durationMs.get("addBatch")
@@ -130,13 +145,18 @@ def wait_for_data(query: Any, timeout: float, after: int = -1, interval: float =
 
 
 def main(argv: list[str] | None = None) -> int:
+    from filelock import FileLock, Timeout
+    from pyspark.sql import SparkSession
+
     from cdc_lab.core.endpoints import load_endpoints
+    from cdc_lab.services.kafka.client import topics
     from cdc_lab.services.kafka_connect.client import LabConnector
 
     parser = argparse.ArgumentParser(description="Stream a captured table's changes into a Delta table.")
     parser.add_argument("table", help="a table of the lab's database that the lab's connector captures")
     parser.add_argument("--key", action="append", default=[], help="key column(s); default: the table's primary key")
     args = parser.parse_args(argv)
+    endpoints = load_endpoints()
     spark_role = role("spark")
     mount = spark_role["delta"]["mount"]
     stream = CdcStream.from_manifest(
@@ -145,9 +165,6 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint=f"{spark_role['cdc_stream']['checkpoints']}/{args.table}",
         keys=tuple(args.key),
     )
-    from filelock import FileLock, Timeout
-    from pyspark.sql import SparkSession
-
     host_dir = Path(spark_role["delta"]["host_dir"])
     lock = FileLock(host_dir / STREAM_LOCK)
     try:
@@ -159,27 +176,37 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    spark = SparkSession.builder.remote(load_endpoints()["spark"].url).create()
-    query = start(spark, stream)
-    print(f"cdc-lab: streaming {stream.topic} into {stream.path} (on the host: {host_dir / args.table}); Ctrl-C stops")
+    spark = None
+    query = None
+    error = None
     try:
+        # Kafka Connect makes a table's topic with its first change; Spark's Kafka source fails on a missing one.
+        if stream.topic not in topics(endpoints["kafka"]):
+            print(f"cdc-lab: waiting for {stream.topic}: the connector makes it with the table's first change")
+            while stream.topic not in topics(endpoints["kafka"]):
+                time.sleep(1)
+        spark = SparkSession.builder.remote(endpoints["spark"].url).create()
+        query = start(spark, stream)
+        print(f"cdc-lab: streaming {stream.topic} into {stream.path} (host: {host_dir / args.table}); Ctrl-C stops")
         while query.isActive:
             time.sleep(5)
-            print(f"cdc-lab: {describe(query)}")
+            print(f"cdc-lab: {describe(query, brief=True)}")
+        error = query.exception()
     except KeyboardInterrupt:
         pass
     finally:
-        query.stop()
-        spark.stop()
-        lock.release()
-    error = query.exception()
+        try:
+            if spark is not None:
+                stop(query, spark)
+        finally:
+            lock.release()
     if error is not None:
         print(f"cdc-lab: the query failed: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-__all__ = ["CdcStream", "WaitTimeout", "describe", "start", "wait_for_data"]
+__all__ = ["CdcStream", "WaitTimeout", "describe", "start", "stop", "wait_for_data"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,18 @@ class DeltaPath:
         name = f"{hint}_{uuid.uuid4().hex[:12]}"
         return cls(host_root / name, f"{container_root.rstrip('/')}/{name}")
 
-    def remove(self) -> None:
+    def remove(self, settle: float = 0.0, timeout: float = 15.0) -> None:
+        """Remove the directory. With ``settle``, remove it again until it has stayed away that many seconds
+        (bounded by ``timeout``): a write already under way in Spark, such as a stopped stream's last MERGE and its
+        checksum file, can land after the first removal."""
         shutil.rmtree(self.host, ignore_errors=True)
+        deadline = time.monotonic() + timeout
+        gone_since = time.monotonic()
+        while time.monotonic() - gone_since < settle and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if self.host.exists():
+                shutil.rmtree(self.host, ignore_errors=True)
+                gone_since = time.monotonic()
 
 
 class DeltaEngine(Protocol):

@@ -16,7 +16,7 @@ from cdc_lab.core.endpoints import Endpoint
 from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError, role
 from cdc_lab.services.spark import cdc_stream as cdc_stream_module
-from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STREAM_LOCK, CdcStream
+from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STOPPED_WRITES_SETTLE_S, STREAM_LOCK, CdcStream
 from cdc_lab.services.spark.delta import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
 from cdc_lab.services.spark.leftovers import checkpoint_holder
 
@@ -122,6 +122,7 @@ class RunningStream:
         self.query = cdc_stream_module.start(self.session, self.stream)
 
     def stop(self) -> None:
+        """Stop the query (its session stays open for a restart)."""
         if self.query.isActive:
             self.query.stop()
 
@@ -180,14 +181,10 @@ def cdc_stream(
 def _stop_streams(running: list[RunningStream], paths: list[DeltaPath], lock: FileLock) -> None:
     try:
         for job in running:
-            try:
-                if job.query is not None:
-                    job.stop()
-            finally:
-                job.session.stop()
+            cdc_stream_module.stop(job.query, job.session)
     finally:
         try:
             for path in paths:
-                path.remove()
+                path.remove(settle=STOPPED_WRITES_SETTLE_S)
         finally:
             lock.release()
