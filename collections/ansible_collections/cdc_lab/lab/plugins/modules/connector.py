@@ -52,6 +52,10 @@ class ConnectError(Exception):
     """The worker answered with an error, or not at all."""
 
 
+# Seconds a restarted connector's status may go on saying FAILED (the old failure) before the restart shows.
+RESTART_SEEN_TIMEOUT_S = 20.0
+
+
 def request(url: str, method: str = "GET", body: Any = None, timeout: float = 30) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
@@ -114,9 +118,13 @@ def failed_parts(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in [state["connector"], *state.get("tasks", [])] if item.get("state") == "FAILED"]
 
 
-def restart_failed(base: str, name: str) -> str:
+def restart_failed(base: str, name: str, settle: float = RESTART_SEEN_TIMEOUT_S) -> str:
     """Restart a FAILED connector or task once (a server that went away, such as a crashed MySQL, fails Debezium's
-    task for good); return the first line of the trace it had, or "" when nothing had failed."""
+    task for good); return the first line of the trace it had, or "" when nothing had failed.
+
+    The worker takes the restart asynchronously: its status goes on saying FAILED, with the old trace, until the
+    restart begins. So this waits (at most ``settle`` seconds) for the status to leave FAILED, lest the old failure
+    be read as the restart's."""
     state = connector_state(base, name)
     if state is None:
         return ""
@@ -124,6 +132,12 @@ def restart_failed(base: str, name: str) -> str:
     if not failed:
         return ""
     request(f"{base}/connectors/{name}/restart?includeTasks=true&onlyFailed=true", "POST", timeout=60)
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        state = connector_state(base, name)
+        if state is not None and not failed_parts(state):
+            break
+        time.sleep(0.2)
     return (failed[0].get("trace") or "(no trace)").splitlines()[0]
 
 
