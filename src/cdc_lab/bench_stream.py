@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,6 @@ from cdc_lab.core.manifest import role
 from cdc_lab.core.wait import WaitTimeout
 from cdc_lab.services.spark import cdc_stream
 from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STOPPED_WRITES_SETTLE_S, STREAM_LOCK
-from cdc_lab.services.spark.delta import DeltaPath
-from cdc_lab.services.spark.leftovers import checkpoint_holder
 
 BURST_ROWS = 150
 SINGLE_CHANGES = 30  # at least 20 (the issue's floor), enough for a p99 that is not the maximum by construction
@@ -67,12 +64,7 @@ def running_stream(spark_endpoint: Endpoint, topic: str, root: Path) -> Iterator
     holding the lock the test streams take."""
     from pyspark.sql import SparkSession
 
-    spark_role = role("spark")
-    mount = spark_role["delta"]["mount"]
-    holder = checkpoint_holder(spark_role)
-    name = f"bench_stream_{uuid.uuid4().hex[:8]}"
-    table = DeltaPath(root / name, f"{mount}/{name}")
-    checkpoint = DeltaPath(root / holder / name, f"{mount}/{holder}/{name}")
+    table, checkpoint = cdc_stream.new_paths(role("spark"), root, "bench_stream")
     stream = cdc_stream.CdcStream.from_manifest(topic, table.container, checkpoint.container)
     with FileLock(root / STREAM_LOCK, timeout=300):
         session = SparkSession.builder.remote(spark_endpoint.url).create()

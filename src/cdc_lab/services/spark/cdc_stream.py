@@ -29,6 +29,8 @@ from typing import Any
 from cdc_lab.core.manifest import role
 from cdc_lab.core.wait import WaitTimeout
 from cdc_lab.services.spark import cdc_batch
+from cdc_lab.services.spark.delta import DeltaPath
+from cdc_lab.services.spark.leftovers import checkpoint_holder
 
 # Seconds the streaming job may take from its start to its first batch of events (its session's start, the Python
 # worker's, the Kafka source's first offsets, the Delta table's creation).
@@ -72,6 +74,14 @@ class CdcStream:
             trigger=stream["trigger"],
             keys=keys,
         )
+
+
+def new_paths(spark_role: dict[str, Any], host_root: Path, hint: str) -> tuple[DeltaPath, DeltaPath]:
+    """A new Delta table and checkpoint for a stream (named as the leftover check knows test data), each seen from
+    the host and from the containers."""
+    mount = spark_role["delta"]["mount"].rstrip("/")
+    holder = checkpoint_holder(spark_role)
+    return DeltaPath.unique(host_root, mount, hint), DeltaPath.unique(host_root / holder, f"{mount}/{holder}", hint)
 
 
 def start(spark: Any, stream: CdcStream) -> Any:

@@ -18,7 +18,6 @@ from cdc_lab.core.manifest import ManifestError, role
 from cdc_lab.services.spark import cdc_stream as cdc_stream_module
 from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STOPPED_WRITES_SETTLE_S, STREAM_LOCK, CdcStream
 from cdc_lab.services.spark.delta import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
-from cdc_lab.services.spark.leftovers import checkpoint_holder
 
 # How long a test may wait for the streams' lock.
 STREAM_LOCK_TIMEOUT_S = 240
@@ -158,12 +157,9 @@ def cdc_stream(
         )
     running: list[RunningStream] = []
     paths: list[DeltaPath] = []
-    mount = spark_settings["delta"]["mount"]
-    holder = checkpoint_holder(spark_settings)
 
     def start(topic: str, hint: str, *, keys: tuple[str, ...] = ()) -> RunningStream:
-        table = DeltaPath.unique(delta_root, mount, hint)
-        checkpoint = DeltaPath.unique(delta_root / holder, f"{mount.rstrip('/')}/{holder}", hint)
+        table, checkpoint = cdc_stream_module.new_paths(spark_settings, delta_root, hint)
         paths.extend([table, checkpoint])
         stream = CdcStream.from_manifest(topic, table.container, checkpoint.container, keys)
         session = SparkSession.builder.remote(spark_endpoint.url).create()
