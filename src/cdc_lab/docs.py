@@ -1,5 +1,7 @@
 """`make docs`: the README's table of services, ports, containers and memory limits, made from each role's
-declaration (its ``<role>_manifest``, evaluated with the role defaults and group_vars as Ansible evaluates them).
+declaration (its ``<role>_manifest``, evaluated with the role defaults and group_vars as Ansible evaluates them),
+and its table of how each MySQL type reaches Delta, made from the one type mapping
+(cdc_lab.services.kafka_connect.debezium_types).
 
 ``python -m cdc_lab.docs`` rewrites the table in README.md and draws docs/pipeline.png (cdc_lab.diagram); ``--check``
 exits 1 when README.md is out of date.
@@ -15,12 +17,15 @@ from typing import Any
 
 from cdc_lab.core.ansible_vars import lab_variables, template
 from cdc_lab.diagram import draw_pipeline
+from cdc_lab.services.kafka_connect.debezium_types import readme_table
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 README = PROJECT_DIR / "README.md"
 PIPELINE = PROJECT_DIR / "docs" / "pipeline.png"
 BEGIN = "<!-- services: made by `make docs` from each role's <role>_manifest; edit the roles, not this table -->"
 END = "<!-- end of services -->"
+TYPES_BEGIN = "<!-- types: made by `make docs` from cdc_lab.services.kafka_connect.debezium_types; edit that -->"
+TYPES_END = "<!-- end of types -->"
 UNITS = {"k": 1 / 1024, "m": 1, "g": 1024}
 
 
@@ -72,11 +77,17 @@ def table(manifests: dict[str, Any], lab: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rewrite(text: str, block: str) -> str:
-    start, end = text.find(BEGIN), text.find(END)
+def rewrite(text: str, block: str, begin: str = BEGIN, end_mark: str = END) -> str:
+    start, end = text.find(begin), text.find(end_mark)
     if start < 0 or end < start:
-        raise SystemExit(f"README.md has no {BEGIN!r} ... {END!r} block")
-    return text[: start + len(BEGIN)] + "\n" + block + "\n" + text[end:]
+        raise SystemExit(f"README.md has no {begin!r} ... {end_mark!r} block")
+    return text[: start + len(begin)] + "\n" + block + "\n" + text[end:]
+
+
+def generated(text: str, manifests: dict[str, Any], lab: dict[str, Any]) -> str:
+    """The README with both generated tables as the declarations make them."""
+    text = rewrite(text, table(manifests, lab))
+    return rewrite(text, readme_table(), TYPES_BEGIN, TYPES_END)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,15 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifests, lab = declared()
     current = README.read_text()
-    wanted = rewrite(current, table(manifests, lab))
+    wanted = generated(current, manifests, lab)
     if args.check:
         if wanted != current:
-            print("cdc-lab: README.md's services table is out of date; run `make docs`", file=sys.stderr)
+            print("cdc-lab: README.md's generated tables are out of date; run `make docs`", file=sys.stderr)
             return 1
         return 0
     if wanted != current:
         README.write_text(wanted)
-        print("cdc-lab: README.md's services table rewritten")
+        print("cdc-lab: README.md's generated tables rewritten")
     print(f"cdc-lab: drew {draw_pipeline(manifests, PIPELINE).relative_to(PROJECT_DIR)}")
     return 0
 

@@ -48,7 +48,7 @@ def test_insert_yields_a_create_event_with_the_full_after_image_and_its_source(
     assert record.key == {"id": 101}
     assert event["op"] == "c"
     assert event["before"] is None
-    assert event["after"] == {
+    assert record.after == {
         "id": 101,
         "name": "scooter",
         "description": "Small 2-wheel scooter",
@@ -79,13 +79,13 @@ def test_update_yields_before_and_after_images(mysql_connect, captured_table):
     )
     created, updated = table.events.read_until(lambda records: len(records) >= 2, timeout=CAPTURE_BOUND_S)
     assert (created.op, updated.op) == ("c", "u")
-    assert updated.value["before"] == {
+    assert updated.before == {
         "id": 102,
         "name": "car battery",
         "description": "12V",
         "weight": pytest.approx(8.1),
     }
-    assert updated.value["after"] == {
+    assert updated.after == {
         "id": 102,
         "name": "car battery",
         "description": "12V, light",
@@ -105,7 +105,7 @@ def test_delete_yields_the_before_image_then_a_tombstone(mysql_connect, captured
     created, deleted, tombstone = table.events.read_until(lambda records: len(records) >= 3, timeout=CAPTURE_BOUND_S)
     assert created.op == "c"
     assert deleted.op == "d"
-    assert deleted.value["before"] == {"id": 103, "name": "hammer", "description": "16oz", "weight": pytest.approx(0.5)}
+    assert deleted.before == {"id": 103, "name": "hammer", "description": "16oz", "weight": pytest.approx(0.5)}
     assert deleted.value["after"] is None
     assert tombstone.value is None, "a delete is followed by a tombstone, so compaction can drop the key"
     assert tombstone.key == deleted.key == {"id": 103}

@@ -1,13 +1,16 @@
 """Kafka from the host: the bootstrap address, topics made and deleted, and readers that take every record of a
 topic from its beginning, with a deadline.
 
-Debezium's records are JSON (the worker's converters have no schemas): a record's value is the change event's
-envelope (``before``, ``after``, ``source``, ``op``, ``ts_ms``, ``transaction``), or None for the tombstone that
-follows a delete; its key holds the row's primary key.
+Debezium's records are JSON with their schema (the worker's JsonConverter: ``{"schema": ..., "payload": ...}``): a
+record's value is the change event's envelope (``before``, ``after``, ``source``, ``op``, ``ts_ms``,
+``transaction``), or None for the tombstone that follows a delete; its key holds the row's primary key. A record
+keeps both schemas, and ``row``/``before``/``after`` decode the images by them (exact decimals, dates, times, bytes:
+cdc_lab.services.kafka_connect.debezium_types).
 """
 
 from __future__ import annotations
 
+import decimal
 import json
 import time
 import uuid
@@ -19,6 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_lab.core.endpoints import Endpoint
+from cdc_lab.services.kafka_connect import debezium_types
 
 # librdkafka's own timeouts for admin calls, in seconds.
 ADMIN_TIMEOUT_S = 15.0
@@ -68,7 +72,7 @@ def delete_topics(endpoint: Endpoint, names: Iterable[str]) -> None:
 
 @dataclass(frozen=True)
 class Record:
-    """One record of a topic, its JSON key and value decoded (value None: a tombstone)."""
+    """One record of a topic: its key and value (the JSON payloads; value None: a tombstone) and their schemas."""
 
     topic: str
     partition: int
@@ -76,15 +80,44 @@ class Record:
     key: Any
     value: Any
     timestamp_ms: int
+    key_schema: dict[str, Any] | None = None
+    value_schema: dict[str, Any] | None = None
 
     @property
     def op(self) -> str | None:
-        """Debezium's operation: r (snapshot read), c, u, d; None for a tombstone or a non-change record."""
+        """Debezium's operation: r (snapshot read), c, u, d, t (truncate); None for a tombstone or a non-change
+        record."""
         return self.value.get("op") if isinstance(self.value, dict) else None
 
+    def image(self, which: str) -> dict[str, Any] | None:
+        """The ``before`` or ``after`` image, each column decoded by the event's schema."""
+        if self.value is None or self.value_schema is None:
+            return None
+        return debezium_types.decode_row(self.value.get(which), debezium_types.row_fields(self.value_schema))
 
-def _decode(raw: bytes | None) -> Any:
-    return None if raw is None else json.loads(raw)
+    @property
+    def after(self) -> dict[str, Any] | None:
+        return self.image("after")
+
+    @property
+    def before(self) -> dict[str, Any] | None:
+        return self.image("before")
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The row the event is about: its after image, or for a delete its before image."""
+        return self.after if self.op != "d" else self.before
+
+
+def _decode(raw: bytes | None) -> tuple[Any, dict[str, Any] | None]:
+    """A JSON record's payload and schema (a record without a schema envelope: itself, and None). Numbers with a
+    fraction are read as exact decimals (a Connect Decimal is a JSON number; ``decode`` makes floats of the rest)."""
+    if raw is None:
+        return None, None
+    data = json.loads(raw, parse_float=decimal.Decimal)
+    if isinstance(data, dict) and data.keys() == {"schema", "payload"}:
+        return data["payload"], data["schema"]
+    return data, None
 
 
 class TopicReader:
@@ -123,14 +156,18 @@ class TopicReader:
                 if message.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 raise RuntimeError(f"reading {self.topic}: {message.error()}")
+            key, key_schema = _decode(message.key())
+            value, value_schema = _decode(message.value())
             fresh.append(
                 Record(
                     topic=message.topic(),
                     partition=message.partition(),
                     offset=message.offset(),
-                    key=_decode(message.key()),
-                    value=_decode(message.value()),
+                    key=key,
+                    value=value,
                     timestamp_ms=message.timestamp()[1],
+                    key_schema=key_schema,
+                    value_schema=value_schema,
                 )
             )
         self.records.extend(fresh)

@@ -128,6 +128,15 @@ class ConnectClient:
     def delete(self, name: str) -> None:
         self._call("DELETE", f"/connectors/{name}", ok=(200, 204, 404))
 
+    def binlog_offset(self, name: str) -> tuple[str, int] | None:
+        """Where in the binary log the connector would resume (its committed source offset: file, position), or
+        None before it committed one (Kafka Connect's offsets API, KIP-875)."""
+        for entry in self._call("GET", f"/connectors/{name}/offsets").get("offsets", []):
+            offset = entry.get("offset") or {}
+            if "file" in offset and "pos" in offset:
+                return str(offset["file"]), int(offset["pos"])
+        return None
+
     def states(self, name: str) -> tuple[str, list[str]]:
         """The connector's state and its tasks' states."""
         status = self.status(name)

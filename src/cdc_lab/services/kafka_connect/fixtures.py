@@ -1,5 +1,9 @@
 """Fixtures for Kafka Connect and Debezium: the worker's client, the lab's connector, tables captured by it (each
-with its topic and a reader of it), and a test's own connectors, deleted with their topics afterwards."""
+with its topic and a reader of it), and a test's own connectors, deleted with their topics afterwards.
+
+The topics the lab's connector writes for test tables are not deleted by the test: the connector may still have
+changes of the table to write (see cdc_lab.services.kafka_connect.retire); the run's controller deletes them at the
+end of the run, once the connector has read past the tables' drops."""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from cdc_lab.core.endpoints import Endpoint
+from cdc_lab.core.endpoints import Endpoint, load_endpoints
 from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError
 from cdc_lab.core.wait import wait_until
-from cdc_lab.services.kafka.client import TopicReader
+from cdc_lab.services import SERVICES
+from cdc_lab.services.kafka.client import TopicReader, create_topic
 from cdc_lab.services.kafka.fixtures import TopicJanitor
 from cdc_lab.services.kafka_connect.client import ConnectClient, LabConnector
+from cdc_lab.services.kafka_connect.retire import retire_dropped_table_topics
 
 # Seconds a connector may take to reach RUNNING (a new one snapshots its tables first).
 CONNECTOR_START_TIMEOUT_S = 60
@@ -62,14 +68,14 @@ def lab_connector() -> LabConnector:
 
 @pytest.fixture
 def captured_table(
-    mysql_table: Callable[[str, str], str],
+    mysql_table: Callable[..., str],
     lab_connector: LabConnector,
-    kafka_topics: TopicJanitor,
+    kafka_endpoint: Endpoint,
     topic_reader: Callable[..., TopicReader],
     connect_client: ConnectClient,
 ) -> Callable[[str, str], CapturedTable]:
     """Create a table the lab's connector captures, its topic (made first, so the reader starts at its beginning)
-    and a reader of it. The table is dropped and the topic deleted afterwards, pass or fail."""
+    and a reader of it. The table is dropped afterwards, pass or fail; its topic goes at the end of the run."""
     state, tasks = connect_client.states(lab_connector.name)
     if state != "RUNNING" or tasks != ["RUNNING"]:
         pytest.fail(
@@ -78,7 +84,8 @@ def captured_table(
 
     def create(hint: str, columns: str) -> CapturedTable:
         table = mysql_table(hint, columns)
-        topic = kafka_topics.create(lab_connector.topic(table))
+        topic = lab_connector.topic(table)
+        create_topic(kafka_endpoint, topic)
         return CapturedTable(table, topic, topic_reader(topic))
 
     return create
@@ -94,11 +101,8 @@ def test_connector(
 
     def register(tables: list[str], *, wait: bool = True, overrides: dict[str, str] | None = None) -> TestConnector:
         name, config = lab_connector.for_test(tables, **(overrides or {}))
-        # Its topics (<prefix>, <prefix>.schema-history, <prefix>.<database>.<table>, ...), and the topics of the
-        # same tables that the lab's own connector (which captures the whole database) makes.
+        # Its topics (<prefix>, <prefix>.schema-history, <prefix>.<database>.<table>, ...): deleted once it is gone.
         kafka_topics.track(prefix=config["topic.prefix"])
-        for table in tables:
-            kafka_topics.track(lab_connector.topic(table))
         registered.append(name)
         connect_client.put(name, config)
         if wait:
@@ -118,3 +122,26 @@ def test_connector(
         timeout=30,
         what=f"connectors {registered} to be deleted",
     )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """At the end of the run, its controller deletes the lab connector's topics of the test tables that are gone,
+    once the connector has read past their drops (cdc_lab.services.kafka_connect.retire)."""
+    if getattr(session.config, "workerinput", None) is not None:
+        return
+    try:
+        endpoints = load_endpoints()
+        LabConnector.from_manifest()
+    except (ManifestError, KeyError):
+        return
+    if any(SERVICES[name].probe(endpoints[name]) for name in ("mysql", "kafka", "kafka-connect")):
+        return
+    retired = retire_dropped_table_topics(endpoints)
+    if retired.kept:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"cdc-lab: kept {len(retired.kept)} topics of dropped test tables ({retired.why_kept}); the next run "
+                "deletes them once the connector runs"
+            )

@@ -76,3 +76,37 @@ def connect(
         connection_timeout=5,
         use_pure=True,
     )
+
+
+BinlogPosition = tuple[str, int]
+
+
+def binlog_position(endpoint: Endpoint, settings: MysqlSettings) -> BinlogPosition:
+    """Where the server's binary log ends now (file, position), asked as the CDC user (it has the privilege)."""
+    connection = connect(endpoint, settings.account("cdc"), None)
+    try:
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute("SHOW BINLOG STATUS")  # MariaDB 10.5.2+
+            except mysql.connector.Error:
+                cursor.execute("SHOW MASTER STATUS")  # MySQL before 8.4
+            row = cursor.fetchone()
+    finally:
+        connection.close()
+    if not row:
+        raise RuntimeError("the server reports no binary log position (is log_bin on?)")
+    return str(row[0]), int(row[1])
+
+
+def tables_like(endpoint: Endpoint, settings: MysqlSettings, pattern: str = "t\\_%") -> set[str]:
+    """The tables of the lab's database whose names match ``pattern`` (the fixtures' tables: ``t_*``)."""
+    connection = connect(endpoint, settings.account("app"), None)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name LIKE %s",
+                (settings.database, pattern),
+            )
+            return {str(row[0]) for row in cursor.fetchall()}
+    finally:
+        connection.close()

@@ -69,16 +69,19 @@ def mysql_connect(
 @pytest.fixture
 def mysql_table(
     mysql_connect: Callable[..., Any], mysql_settings: MysqlSettings
-) -> Generator[Callable[[str, str], str], None, None]:
+) -> Generator[Callable[..., str], None, None]:
     """Create tables with unique names in the lab's database; they are dropped afterwards, pass or fail.
 
-    Call it with a name hint and the column definitions; it returns the table's name.
+    Call it with a name hint and the column definitions; it returns the table's name (``t_<hint>_<10 hex>``, or
+    ``name`` when given: it must begin with ``t_``, the leftover check's mark of a test table).
     """
     admin = mysql_connect()
     created: list[str] = []
 
-    def create(hint: str, columns: str) -> str:
-        name = f"t_{hint}_{uuid.uuid4().hex[:10]}"
+    def create(hint: str, columns: str, *, name: str | None = None) -> str:
+        if name is not None and not name.startswith("t_"):
+            raise ValueError(f"a test table's name begins with t_ (got {name!r})")
+        name = name or f"t_{hint}_{uuid.uuid4().hex[:10]}"
         with admin.cursor() as cursor:
             cursor.execute(f"CREATE TABLE `{mysql_settings.database}`.`{name}` ({columns}) ENGINE=InnoDB")
         created.append(name)

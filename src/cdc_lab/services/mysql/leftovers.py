@@ -7,7 +7,7 @@ from typing import Any
 import mysql.connector
 
 from cdc_lab.core.endpoints import Endpoint
-from cdc_lab.services.mysql.client import CredentialsError, MysqlSettings, connect
+from cdc_lab.services.mysql.client import CredentialsError, MysqlSettings, tables_like
 
 TITLE = "MySQL"
 # What means the service could not be asked (rather than that something was left).
@@ -17,16 +17,7 @@ TEST_TABLE_PATTERN = "t\\_%"
 
 def mysql_tables(endpoint: Endpoint, settings: MysqlSettings) -> list[str]:
     """Tables the ``mysql_table`` fixture made (``t_*``) still in the lab's database."""
-    connection = connect(endpoint, settings.account("app"), None)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name LIKE %s",
-                (settings.database, TEST_TABLE_PATTERN),
-            )
-            return sorted(f"{settings.database}.{row[0]}" for row in cursor.fetchall())
-    finally:
-        connection.close()
+    return sorted(f"{settings.database}.{name}" for name in tables_like(endpoint, settings, TEST_TABLE_PATTERN))
 
 
 def leftovers(manifest: dict[str, Any], endpoints: dict[str, Endpoint]) -> dict[str, list[str]]:

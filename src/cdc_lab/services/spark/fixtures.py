@@ -1,8 +1,11 @@
 """Fixtures for the lab's Spark: a Spark Connect session, Delta on Spark when the lab has it, Delta table paths
-removed afterwards, and each Delta engine (delta-rs and Spark)."""
+removed afterwards, each Delta engine (delta-rs and Spark), a test's own CDC stream, and the run's CDC mirror with
+the tables it mirrors."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +15,19 @@ import pytest
 from filelock import FileLock, Timeout
 
 from cdc_lab.core.containers import container_for, docker
-from cdc_lab.core.endpoints import Endpoint
+from cdc_lab.core.endpoints import Endpoint, load_endpoints
 from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError, role
+from cdc_lab.services import SERVICES
+from cdc_lab.services.kafka.client import create_topic
+from cdc_lab.services.kafka_connect.client import LabConnector
+from cdc_lab.services.mysql.client import MysqlSettings
 from cdc_lab.services.spark import cdc_stream as cdc_stream_module
+from cdc_lab.services.spark import run_mirror
 from cdc_lab.services.spark.cdc_stream import FIRST_BATCH_TIMEOUT_S, STOPPED_WRITES_SETTLE_S, STREAM_LOCK, CdcStream
 from cdc_lab.services.spark.delta import DeltaEngine, DeltaPath, DeltaRsEngine, SparkDeltaEngine
+from cdc_lab.services.spark.mirror import wait_until_mirrored
+from cdc_lab.services.spark.run_mirror import RunMirror
 
 # How long a test may wait for the streams' lock.
 STREAM_LOCK_TIMEOUT_S = 240
@@ -25,12 +35,70 @@ STREAM_LOCK_TIMEOUT_S = 240
 FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
 
 _spark_sessions: dict[str, Any] = {}
+_mirrors: dict[str, RunMirror] = {}
+# What an xdist worker is told by its controller (pytest_configure_node): the run's id and the controller's PID.
+RUN_INPUT = "cdc_lab_run"
+CONTROLLER_INPUT = "cdc_lab_controller_pid"
+RUN_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    config.stash[RUN_KEY] = workerinput[RUN_INPUT] if workerinput else run_mirror.new_run_id()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """The xdist controller tells each worker the run it belongs to (and so which mirror is the run's)."""
+    node.workerinput[RUN_INPUT] = node.config.stash[RUN_KEY]
+    node.workerinput[CONTROLLER_INPUT] = os.getpid()
+
+
+def controller_pid(config: pytest.Config) -> int:
+    workerinput = getattr(config, "workerinput", None)
+    return int(workerinput[CONTROLLER_INPUT]) if workerinput else os.getpid()
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return getattr(config, "workerinput", None) is None
+
+
+def _mirror_place(config: pytest.Config) -> tuple[str, Path] | None:
+    """Spark Connect's URL and the Delta root, when the lab has Spark and it answers (else nothing to do)."""
+    try:
+        endpoint = load_endpoints()["spark"]
+        root = Path(role("spark")["delta"]["host_dir"])
+    except (ManifestError, KeyError):
+        return None
+    if SERVICES["spark"].probe(endpoint) is not None:
+        return None
+    return endpoint.url, root
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The controller stops the mirrors of runs that were killed before their end."""
+    if not is_controller(session.config):
+        return
+    root = _mirror_place(session.config) if _any_mirror_state() else None
+    if root is not None:
+        run_mirror.stop_stale(*root)
+
+
+def _any_mirror_state() -> bool:
+    try:
+        return any(Path(role("spark")["delta"]["host_dir"]).glob(run_mirror.STATE_GLOB))
+    except (ManifestError, KeyError, OSError):
+        return False
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for spark_session in _spark_sessions.values():
         spark_session.stop()
     _spark_sessions.clear()
+    if is_controller(session.config) and _any_mirror_state():
+        place = _mirror_place(session.config)
+        if place is not None:
+            run_mirror.stop(place[0], place[1], session.config.stash[RUN_KEY])
 
 
 @pytest.fixture
@@ -91,6 +159,12 @@ def delta_table(delta_root: Path, spark_settings: dict[str, Any]) -> Generator[C
     yield make
     for path in made:
         path.remove()
+
+
+@pytest.fixture(scope="session")
+def lab_run(request: pytest.FixtureRequest) -> str:
+    """This test run's id (12 hex digits), the same in every xdist worker of the run."""
+    return request.config.stash[RUN_KEY]
 
 
 @pytest.fixture(params=["delta-rs", pytest.param("spark", marks=pytest.mark.spark)])
@@ -184,3 +258,82 @@ def _stop_streams(running: list[RunningStream], paths: list[DeltaPath], lock: Fi
                 path.remove(settle=STOPPED_WRITES_SETTLE_S)
         finally:
             lock.release()
+
+
+@dataclass(frozen=True)
+class MirroredTable:
+    """A test's MySQL table that the run's CDC mirror keeps in Delta: its name, the lab connector's topic of it, and
+    the Delta table the mirror writes from that topic (``delta_of`` names the one of another connector's topic)."""
+
+    name: str
+    topic: str
+    mirror: RunMirror
+
+    @property
+    def delta(self) -> DeltaPath:
+        return self.mirror.table(self.topic)
+
+    def delta_of(self, topic: str) -> DeltaPath:
+        return self.mirror.table(topic)
+
+    def wait_mirrored(self, connection: Any, timeout: float, key: str = "id", topic: str | None = None) -> list[Any]:
+        """Wait (bounded) until the Delta table of ``topic`` (the lab connector's by default) equals MySQL's rows;
+        fail at once with the stream's error for it, or on timeout with what differs and the mirror's state."""
+        topic = topic or self.topic
+        return wait_until_mirrored(
+            connection,
+            self.name,
+            self.delta_of(topic).host,
+            timeout,
+            key,
+            failure=lambda: self.mirror.error(topic),
+            explain=self.mirror.status,
+        )
+
+
+@pytest.fixture
+def cdc_mirror(
+    request: pytest.FixtureRequest,
+    spark_delta: Any,
+    spark_endpoint: Endpoint,
+    spark_settings: dict[str, Any],
+    delta_root: Path,
+    mysql_settings: MysqlSettings,
+    lab_run: str,
+) -> RunMirror:
+    """The run's CDC mirror (cdc_lab.services.spark.run_mirror): one streaming query for the whole run that keeps
+    a Delta table of every topic of the run's mirrored tables. Started by the first test that asks for it; stopped,
+    its tables and checkpoint removed, when the run ends."""
+    mirror = _mirrors.get(lab_run)
+    if mirror is None:
+        mirror = run_mirror.ensure(
+            spark_endpoint.url,
+            spark_settings,
+            delta_root,
+            lab_run,
+            mysql_settings.database,
+            controller_pid(request.config),
+        )
+        _mirrors[lab_run] = mirror
+    return mirror
+
+
+@pytest.fixture
+def mirrored_table(
+    mysql_table: Callable[..., str],
+    cdc_mirror: RunMirror,
+    lab_connector: LabConnector,
+    kafka_endpoint: Endpoint,
+    lab_run: str,
+) -> Callable[[str, str], MirroredTable]:
+    """Create a table (dropped afterwards, pass or fail) that the lab's connector captures and the run's mirror
+    keeps in Delta: ``mirrored_table(hint, columns)``. Its topic is made first, so the mirror finds it at once."""
+
+    def create(hint: str, columns: str) -> MirroredTable:
+        name = f"{run_mirror.table_prefix(lab_run)}{hint}_{uuid.uuid4().hex[:6]}"
+        mysql_table(hint, columns, name=name)
+        topic = lab_connector.topic(name)
+        create_topic(kafka_endpoint, topic)
+        return MirroredTable(name, topic, cdc_mirror)
+
+    return create

@@ -1,22 +1,32 @@
 """Comparing a MySQL table with the Delta table the streaming job keeps from it: the rows as each side reads them
-(MySQL, delta-rs on the host, Spark), and a bounded wait until they are equal."""
+(MySQL, delta-rs on the host, Spark), compared as typed values, and a bounded wait until they are equal.
+
+MySQL's rows are what mysql-connector-python returns (int, Decimal, str, datetime, bytes, ...); the Delta table's
+are what Arrow gives for its columns (delta-rs directly, Spark through ``DataFrame.toArrow``), so both engines
+return the same Python types. A table whose columns have no Python value equal to MySQL's (TIME as microseconds,
+BIT as bytes, ...) passes ``expected``, which says what each MySQL row is in Delta (see tests/lab/test_cdc_types.py);
+nothing is turned into strings on either side.
+"""
 
 from __future__ import annotations
 
-import time
-from decimal import Decimal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from cdc_lab.core.wait import WaitTimeout
+from cdc_lab.core.wait import WaitTimeout, wait_until
 
 Row = dict[str, Any]
 
 # The sample table of the tests and the bench: a key, text, an integer and a decimal that may be NULL.
 ITEM_COLUMNS = "id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, qty INT NOT NULL, price DECIMAL(10,2)"
+
+
+class MirrorFailed(AssertionError):
+    """The stream could not apply the table's events: its own error."""
 
 
 def insert_items(connection: Any, table: str, ids: Any) -> None:
@@ -29,13 +39,8 @@ def insert_items(connection: Any, table: str, ids: Any) -> None:
         )
 
 
-def normalise(row: Row) -> Row:
-    """A row as the Delta table holds it: decimals arrive as strings (the connector's decimal.handling.mode)."""
-    return {name: str(value) if isinstance(value, Decimal) else value for name, value in row.items()}
-
-
 def ordered(rows: list[Row], key: str) -> list[Row]:
-    return sorted((normalise(row) for row in rows), key=lambda row: row[key])
+    return sorted(rows, key=lambda row: row[key])
 
 
 def mysql_rows(connection: Any, table: str, key: str = "id") -> list[Row]:
@@ -55,12 +60,13 @@ def delta_rs_rows(path: Path, key: str = "id") -> list[Row] | None:
 
 
 def spark_rows(spark: Any, path: str, key: str = "id") -> list[Row]:
-    """The Delta table's rows read by Spark (through Spark Connect), by key."""
-    return ordered([row.asDict() for row in spark.read.format("delta").load(path).collect()], key)
+    """The Delta table's rows read by Spark (through Spark Connect, as Arrow), by key."""
+    return ordered(spark.read.format("delta").load(path).toArrow().to_pylist(), key)
 
 
 def difference(expected: list[Row], actual: list[Row] | None, key: str = "id") -> str:
-    """What differs, shortly: counts, keys missing or extra, and the first row that differs."""
+    """What differs, shortly: counts, keys missing or extra, and the first row that differs (its differing
+    columns)."""
     if actual is None:
         return "no Delta table yet"
     mine = {row[key]: row for row in expected}
@@ -74,24 +80,51 @@ def difference(expected: list[Row], actual: list[Row] | None, key: str = "id") -
     if extra:
         parts.append(f"extra {extra[:10]}")
     if changed:
-        parts.append(f"differs at {changed[0]}: MySQL {mine[changed[0]]} Delta {theirs[changed[0]]}")
+        first = changed[0]
+        columns = sorted(set(mine[first]) | set(theirs[first]))
+        diffs = {c: (mine[first].get(c, "<no column>"), theirs[first].get(c, "<no column>")) for c in columns}
+        diffs = {c: pair for c, pair in diffs.items() if pair[0] != pair[1]}
+        parts.append(f"differs at {first} (column: (MySQL, Delta)): {diffs}")
     return "; ".join(parts)
 
 
 def wait_until_mirrored(
-    connection: Any, table: str, path: Path, timeout: float, key: str = "id", interval: float = 0.2
+    connection: Any,
+    table: str,
+    path: Path,
+    timeout: float,
+    key: str = "id",
+    *,
+    expected: Callable[[Row], Row] | None = None,
+    failure: Callable[[], str | None] | None = None,
+    explain: Callable[[], str] | None = None,
 ) -> list[Row]:
-    """Wait (bounded) until the Delta table at ``path`` (read by delta-rs) holds exactly MySQL's rows; return them.
-    On timeout, say what differs."""
-    deadline = time.monotonic() + timeout
-    while True:
-        expected = mysql_rows(connection, table, key)
+    """Wait (bounded) until the Delta table at ``path`` (read by delta-rs) holds exactly MySQL's rows (each as
+    ``expected`` says it is in Delta); return them as Delta holds them. On timeout, say what differs (and what
+    ``explain`` says of the stream); when ``failure`` reports the stream's error for the table, fail with it at
+    once."""
+
+    def mirrored() -> list[Row] | str:
+        error = failure() if failure is not None else None
+        if error:
+            return error
+        rows = mysql_rows(connection, table, key)
+        if expected is not None:
+            rows = [expected(row) for row in rows]
         actual = delta_rs_rows(path, key)
-        if actual == expected:
-            return expected
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(
-                f"the Delta table {path.name} did not mirror MySQL's {table} within {timeout:g} s: "
-                + difference(expected, actual, key)
-            )
-        time.sleep(interval)
+        if actual != rows:
+            raise AssertionError(difference(rows, actual, key))
+        return rows or [{}]  # an empty table mirrored is a result too
+
+    try:
+        result = wait_until(
+            mirrored, timeout=timeout, interval=0.2, what=f"the Delta table {path.name} to mirror {table}"
+        )
+    except WaitTimeout as exc:
+        stream = f"; the stream: {explain()}" if explain is not None else ""
+        raise WaitTimeout(
+            f"the Delta table {path.name} did not mirror MySQL's {table} within {timeout:g} s: {exc}{stream}"
+        ) from None
+    if isinstance(result, str):
+        raise MirrorFailed(f"the stream failed to apply {table}'s events to {path.name}:\n{result}")
+    return [] if result == [{}] else result
