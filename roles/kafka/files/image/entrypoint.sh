@@ -11,7 +11,8 @@ if [ ! -f /var/lib/kafka/data/meta.properties ]; then
   java -Xmx128m "$logging" -cp "$classpath" kafka.tools.StorageTool format --standalone \
     --cluster-id "$cluster_id" --config "$config" --ignore-formatted
 fi
-exec java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+# shellcheck disable=SC2086 # KAFKA_JVM_OPTS is a list of options
+exec java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" $KAFKA_JVM_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
   -Djava.awt.headless=true "$logging" \
   -javaagent:/opt/jmx/jmx_prometheus_javaagent.jar="$KAFKA_METRICS_PORT":/opt/kafka/config/jmx.yml \
   -cp "$classpath" kafka.Kafka "$config"

@@ -15,7 +15,7 @@ description:
     plugin's message, and nothing is applied, so the lab stays as it was.
   - An existing connector is stopped (its tasks shut down) before its configuration changes, then resumed.
   - A connector or task found FAILED is restarted once (with a warning naming its error), as Docker restarts a
-    crashed container: a server that went away fails Debezium's task for good.
+    crashed container (a server that went away fails Debezium's task for good).
   - Then waits at most I(timeout) seconds for the connector and at least one task to be RUNNING. A FAILED connector
     or task fails the task with its trace (the worker's own words).
   - In check mode it reports whether the configuration would change and applies nothing.
