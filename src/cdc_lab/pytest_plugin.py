@@ -1,9 +1,10 @@
 """pytest plugin (entry point `cdc_lab`): markers, strict mode, and the fixtures of every service (loaded from each
 service's own module).
 
-A service fixture probes its service within a second. When the service does not answer the test is skipped with
-a reason naming the service and how to start it; under ``--lab-strict`` (or ``CDC_LAB_STRICT=1``) that skip, or
-any other skip of a lab test, is turned into a failure that carries the skip's reason (see ``cdc_lab.core.strict``).
+A service fixture probes its service (a service that is down is told within a second). When the service does not
+answer the test is skipped with a reason naming the service and how to start it; under ``--lab-strict`` (or
+``CDC_LAB_STRICT=1``) that skip, or any other skip of a lab test, is turned into a failure that carries the skip's
+reason (see ``cdc_lab.core.strict``).
 """
 
 from __future__ import annotations

@@ -131,9 +131,11 @@ def existing(*fields):
 ID, QTY, LABEL = column("id", "int32"), column("qty", "int32"), column("label", "string")
 
 
-def test_a_new_table_is_made_with_every_column_cdf_and_its_keys():
-    sql = cdc_batch.schema_change("delta.`/t`", None, [ID, QTY, LABEL], ["id"])
-    assert sql.startswith("CREATE TABLE IF NOT EXISTS delta.`/t` (`id` int, `qty` int, `label` string)")
+def test_a_new_table_is_made_from_its_first_batch_with_cdf_and_its_keys():
+    assert cdc_batch.schema_change("delta.`/t`", None, [ID, QTY, LABEL], ["id"]) is None
+    sql = cdc_batch.first_sql("delta.`/t`", "latest", ["id", "qty", "label"], ["id"])
+    assert sql.startswith("CREATE TABLE delta.`/t` USING DELTA TBLPROPERTIES (")
+    assert sql.endswith("AS SELECT `id`, `qty`, `label` FROM latest WHERE __cdc_op <> 'd'")
     assert "'delta.enableChangeDataFeed' = 'true'" in sql
     assert "'delta.feature.timestampNtz' = 'supported'" in sql
     assert """'cdc.keys' = '["id"]'""" in sql

@@ -25,7 +25,8 @@ def lab_endpoints() -> dict[str, Endpoint]:
 
 
 def require_service(endpoints: dict[str, Endpoint], name: str) -> Endpoint:
-    """The service's endpoint if it answers within a second; otherwise skip the test, saying why."""
+    """The service's endpoint if it answers (a refused connection tells at once, a busy service has a few
+    seconds: cdc_lab.core.probe); otherwise skip the test, saying why."""
     service = SERVICES[name]
     endpoint = endpoints[name]
     why = service.probe(endpoint)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_lab.core.endpoints import Endpoint
+from cdc_lab.core.probe import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S
 from cdc_lab.services.kafka_connect import debezium_types
 
 # librdkafka's own timeouts for admin calls, in seconds.
@@ -191,8 +193,13 @@ class TopicReader:
         self._consumer.close()
 
 
-def probe(endpoint: Endpoint, timeout: float = 1.0) -> str | None:
-    """None when the broker answers a metadata request within ``timeout`` seconds, else why not."""
+def probe(endpoint: Endpoint, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
+    """None when the broker answers a metadata request within ``timeout`` seconds, else why not (at once when its
+    port refuses the connection)."""
+    try:
+        socket.create_connection((endpoint.host, endpoint.port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        return f"no TCP connection to {endpoint.host}:{endpoint.port} ({exc.strerror or exc})"
     try:
         admin(endpoint).list_topics(timeout=timeout)
     except KafkaException as exc:

@@ -122,24 +122,36 @@ def columns_sql(fields: list[Field]) -> str:
     return ", ".join(f"{quote(f['field'])} {delta_type(f)}" for f in fields)
 
 
-def table_sql(target: str, fields: list[Field], keys: list[str], select: str | None = None) -> str:
-    """CREATE TABLE (or, with ``select``, CREATE OR REPLACE TABLE ... AS SELECT) with the lab's properties."""
+def properties_sql(keys: list[str]) -> str:
     keys_value = sql_string(json.dumps(keys))
-    properties = (
+    return (
         f"TBLPROPERTIES ({sql_string(CDF_PROPERTY)} = 'true', {sql_string(NTZ_FEATURE)} = 'supported',"
         f" {sql_string(KEYS_PROPERTY)} = {keys_value})"
     )
-    if select is None:
-        return f"CREATE TABLE IF NOT EXISTS {target} ({columns_sql(fields)}) USING DELTA {properties}"
-    return f"CREATE OR REPLACE TABLE {target} USING DELTA {properties} AS {select}"
+
+
+def first_sql(target: str, source: str, names: list[str], keys: list[str]) -> str:
+    """A new table made from its first batch in one commit: CREATE TABLE ... AS SELECT of each key's newest event
+    that is not a delete (instead of a CREATE TABLE and a MERGE; it carries the batch's idempotent-write settings as
+    a MERGE does, so a batch run again finds it done)."""
+    columns = ", ".join(quote(name) for name in names)
+    return (
+        f"CREATE TABLE {target} USING DELTA {properties_sql(keys)} AS SELECT {columns} FROM {source} WHERE {OP} <> 'd'"
+    )
+
+
+def rewrite_sql(target: str, keys: list[str], select: str) -> str:
+    """The table rewritten in a new schema (CREATE OR REPLACE TABLE ... AS SELECT: one new version)."""
+    return f"CREATE OR REPLACE TABLE {target} USING DELTA {properties_sql(keys)} AS {select}"
 
 
 def schema_change(
     target: str, existing: list[tuple[str, str]] | None, fields: list[Field], keys: list[str]
 ) -> str | None:
-    """The statement that gives the table the newest schema's columns, or None when it has them."""
+    """The statement that gives an existing table the newest schema's columns, or None when it has them (or when
+    there is no table yet: its first batch makes it, ``first_sql``)."""
     if existing is None:
-        return table_sql(target, fields, keys)
+        return None
     wanted = [(f["field"], delta_type(f)) for f in fields]
     if wanted == existing:
         return None
@@ -155,7 +167,7 @@ def schema_change(
         else f"{default_sql(f)} AS {quote(f['field'])}"
         for f in fields
     )
-    return table_sql(target, fields, keys, select=f"SELECT {projection} FROM {target}")
+    return rewrite_sql(target, keys, f"SELECT {projection} FROM {target}")
 
 
 def envelope_wire(fields: list[Field]) -> str:
@@ -259,6 +271,7 @@ class Prepared:
     names: list[str]
     keys: list[str]
     truncated: bool
+    new: bool
 
 
 def prepare_topic(spark: Any, settings: dict[str, Any], view: str, batch: TopicBatch, index: int) -> Prepared:
@@ -280,11 +293,14 @@ def prepare_topic(spark: Any, settings: dict[str, Any], view: str, batch: TopicB
         spark.sql(change).collect()
     source = f"{view}_{index}_latest"
     spark.sql(latest_sql(view, batch, keys)).createOrReplaceTempView(source)
-    return Prepared(batch.topic, target, source, names, keys, batch.truncated is not None)
+    return Prepared(batch.topic, target, source, names, keys, batch.truncated is not None, existing is None)
 
 
 def merge(spark: Any, prepared: Prepared) -> None:
-    sql = merge_sql(prepared.target, prepared.source, prepared.names, prepared.keys, prepared.truncated)
+    if prepared.new:
+        sql = first_sql(prepared.target, prepared.source, prepared.names, prepared.keys)
+    else:
+        sql = merge_sql(prepared.target, prepared.source, prepared.names, prepared.keys, prepared.truncated)
     spark.sql(sql).collect()
 
 

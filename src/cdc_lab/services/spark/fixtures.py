@@ -18,6 +18,7 @@ from cdc_lab.core.containers import container_for, docker
 from cdc_lab.core.endpoints import Endpoint, load_endpoints
 from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError, role
+from cdc_lab.core.wait import wait_until
 from cdc_lab.services import SERVICES
 from cdc_lab.services.kafka.client import create_topic
 from cdc_lab.services.kafka_connect.client import LabConnector
@@ -31,6 +32,13 @@ from cdc_lab.services.spark.run_mirror import RunMirror
 
 # How long a test may wait for the streams' lock.
 STREAM_LOCK_TIMEOUT_S = 240
+# How many tests at once, across the run's processes, may drive Delta on Spark (a Delta write, MERGE or change-feed
+# read on Spark, or the run's CDC mirror, whose batches grow with the tables its tests change). Each Delta operation
+# costs the Connect server's driver and the one worker about a second of CPU; with every xdist worker at it, the 2
+# cores of these machines were shared by all of them, the mirror's batches took over 60 s and its tests timed out.
+# The other processes go on with tests that do not need Spark.
+SPARK_SLOTS = 2
+SPARK_SLOT_TIMEOUT_S = 600
 # The module Spark Connect runs (in its own Python process) for a streaming query's foreachBatch function.
 FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
 
@@ -120,7 +128,31 @@ def spark(spark_endpoint: Endpoint) -> Any:
 
 
 @pytest.fixture
-def spark_delta(spark: Any, lab_features: dict[str, dict[str, Any]]) -> Any:
+def spark_slot(delta_root: Path) -> Generator[int, None, None]:
+    """One of the run's SPARK_SLOTS for Delta on Spark, held for the test (waiting, bounded, for one to be free)."""
+    locks = [FileLock(delta_root / f".spark-slot-{index}.lock") for index in range(SPARK_SLOTS)]
+    held = wait_until(
+        lambda: next((lock for lock in locks if _try(lock)), None),
+        timeout=SPARK_SLOT_TIMEOUT_S,
+        interval=0.2,
+        what=f"one of the {SPARK_SLOTS} slots for Delta on Spark (other tests hold them)",
+    )
+    try:
+        yield locks.index(held)
+    finally:
+        held.release()
+
+
+def _try(lock: FileLock) -> bool:
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    return True
+
+
+@pytest.fixture
+def spark_delta(spark: Any, lab_features: dict[str, dict[str, Any]], spark_slot: int) -> Any:
     """The Spark session, when Spark has Delta Lake; otherwise a skip with the lab's one-line reason (which names
     the variable to set), and so a failure in strict mode."""
     feature = lab_features.get("spark_delta", {})
