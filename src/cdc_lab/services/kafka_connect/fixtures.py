@@ -117,8 +117,10 @@ def test_connector(
             connect_client.stop(name)
             # A connector that FAILED (the test's scenario, or its bug) stops too; it is deleted either way.
             wait_until(
-                lambda name=name: connect_client.states(name)[0] in ("STOPPED", "FAILED")
-                and "RUNNING" not in connect_client.states(name)[1],
+                lambda name=name: (
+                    connect_client.states(name)[0] in ("STOPPED", "FAILED")
+                    and "RUNNING" not in connect_client.states(name)[1]
+                ),
                 timeout=60,
                 what=f"connector {name} to stop",
             )
