@@ -15,10 +15,12 @@ ANSIBLE_ARGS ?=
 PYTEST_ARGS ?=
 # Extra arguments for `make bench`, e.g. `make bench BENCH_ARGS="--runs 9"`.
 BENCH_ARGS ?=
+# How many times `make soak` runs the suite before its fault.
+SOAK_RUNS ?= 5
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 
-.PHONY: help venv lab verify chaos test down clean lint lock bench docs stream
+.PHONY: help venv lab verify chaos soak test down clean lint lock bench docs stream
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +54,9 @@ verify: $(STAMP) ## Run the verification play: pytest against the live lab, stri
 chaos: $(STAMP) ## Faults on the live lab: the suite a second time in a row, then the fault tests, one at a time.
 	$(PLAYBOOK) playbooks/verify.yml -e lab_verify_report_name=junit-rerun.xml $(ANSIBLE_ARGS)
 	$(PLAYBOOK) playbooks/chaos.yml $(ANSIBLE_ARGS)
+
+soak: $(STAMP) ## The suite SOAK_RUNS times in a row (5), a fault of make chaos, the suite again; the pass rate.
+	$(BIN)/python -m cdc_lab.soak --runs $(SOAK_RUNS)
 
 test: $(STAMP) ## The whole suite, non-strict: lab tests skip when the lab is down.
 	$(BIN)/pytest -n 4 $(PYTEST_ARGS)

@@ -59,7 +59,7 @@ class DeltaWatcher:
 
 
 @contextlib.contextmanager
-def running_stream(spark_endpoint: Endpoint, topic: str, root: Path) -> Iterator[DeltaWatcher]:
+def running_stream(spark_endpoint: Endpoint, topic: str, root: Path) -> Iterator[tuple[DeltaWatcher, Any]]:
     """The lab's streaming job from ``topic`` into a new Delta table (removed afterwards, with its checkpoint),
     holding the lock the test streams take."""
     from pyspark.sql import SparkSession
@@ -71,7 +71,7 @@ def running_stream(spark_endpoint: Endpoint, topic: str, root: Path) -> Iterator
         query = None
         try:
             query = cdc_stream.start(session, stream)
-            yield DeltaWatcher(table.host)
+            yield DeltaWatcher(table.host), query
         finally:
             cdc_stream.stop(query, session)
             table.remove(settle=STOPPED_WRITES_SETTLE_S)
@@ -80,10 +80,12 @@ def running_stream(spark_endpoint: Endpoint, topic: str, root: Path) -> Iterator
 
 @dataclass
 class StreamBench:
-    """Seconds from commit to visible in Delta: each single-row change, and each 150-row burst."""
+    """Seconds from commit to visible in Delta: each single-row change, and each 150-row burst; and the seconds each
+    batch that read events took to apply (the query's addBatch duration)."""
 
     latencies: list[float]
     bursts: list[float]
+    applied: list[float]
 
 
 def cdc_to_delta(
@@ -91,7 +93,7 @@ def cdc_to_delta(
 ) -> StreamBench:
     """Stream ``table``'s topic into Delta and time single-row inserts, then ``runs`` bursts of 150 rows. The
     connection is not in autocommit: each change is one commit."""
-    result = StreamBench([], [])
+    result = StreamBench([], [], [])
     insert = f"INSERT INTO `{table}` VALUES (%s, %s)"
 
     def commit(rows: list[tuple[Any, ...]]) -> float:
@@ -100,7 +102,7 @@ def cdc_to_delta(
         connection.commit()
         return time.perf_counter()
 
-    with running_stream(spark_endpoint, topic, root) as delta:
+    with running_stream(spark_endpoint, topic, root) as (delta, query):
         commit([(0, "warm-up")])
         delta.wait(lambda ids: 0 in ids, "the warm-up row (the stream's first batch)", FIRST_BATCH_TIMEOUT_S)
         for i in range(1, SINGLE_CHANGES + 1):
@@ -111,4 +113,6 @@ def cdc_to_delta(
             committed = commit([(i, "burst") for i in sorted(wanted)])
             seen_all = delta.wait(lambda seen, wanted=wanted: wanted <= seen, f"the burst of run {run}")
             result.bursts.append(seen_all - committed)
+        # The warm-up's first batch (the table's creation) aside: the steady state's batches.
+        result.applied = [p.durationMs["addBatch"] / 1000 for p in query.recentProgress if p.numInputRows][1:]
     return result

@@ -9,7 +9,12 @@ reason (see ``cdc_lab.core.strict``).
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from collections import Counter
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +76,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail, instead of skip, lab tests whose service is unavailable (also: CDC_LAB_STRICT=1)",
     )
     group.addoption(
+        "--lab-progress",
+        default=None,
+        metavar="FILE",
+        help="write the run's progress (counts by outcome, the failures so far) to FILE as it goes (`make verify`)",
+    )
+    group.addoption(
         "--lab-chaos",
         action="store_true",
         default=False,
@@ -85,6 +96,67 @@ def is_strict(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    path = config.getoption("--lab-progress")
+    if path and getattr(config, "workerinput", None) is None:  # the controller sees every test's report
+        config.pluginmanager.register(Progress(Path(path)), "cdc_lab_progress")
+
+
+class Progress:
+    """The run's progress in a file, rewritten at most every WRITE_EVERY_S and at the end: one JSON object (tests
+    done of those collected, counts by outcome, the failed tests' names, seconds since the start). The verification
+    play prints it while pytest runs (the summary callback), so a person sees a slow run is not a hung one."""
+
+    WRITE_EVERY_S = 2.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.started = time.monotonic()
+        self.written = 0.0
+        self.total = 0
+        self.outcomes: Counter[str] = Counter()
+        self.failed: list[str] = []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.total = len(session.items)
+        self.write(force=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        self.total = max(self.total, len(ids))
+        self.write(force=True)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "failed" if report.failed else report.outcome
+            self.outcomes[outcome] += 1
+            if report.failed:
+                self.failed.append(report.nodeid)
+        elif report.when == "teardown" and report.failed:
+            self.outcomes["error"] += 1
+            self.failed.append(report.nodeid + " (teardown)")
+        self.write()
+
+    def pytest_sessionfinish(self) -> None:
+        self.write(force=True, finished=True)
+
+    def write(self, *, force: bool = False, finished: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.written < self.WRITE_EVERY_S:
+            return
+        self.written = now
+        state = {
+            "done": sum(self.outcomes.values()),
+            "total": self.total,
+            "outcomes": dict(self.outcomes),
+            "failed": self.failed[-5:],
+            "failed_count": len(self.failed),
+            "seconds": round(now - self.started, 1),
+            "finished": finished,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(temporary, self.path)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -27,6 +27,7 @@ options:
 """
 
 import datetime
+import json
 import os
 import re
 import time
@@ -36,6 +37,8 @@ from ansible import constants as C
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Seconds between two progress lines of a suite that has not moved on (one long test).
+PROGRESS_EVERY_S = 10.0
 
 
 class LogDisplay:
@@ -104,6 +107,7 @@ class CallbackModule(DefaultCallback):
         self._durations: list[tuple[float, str]] = []
         self._started = time.monotonic()
         self._screen_banner: str | None = None
+        self._progress: tuple[str, float] = ("", 0.0)
 
     # --- the log file ---
     def _open_log(self, playbook_path: str) -> None:
@@ -211,6 +215,32 @@ class CallbackModule(DefaultCallback):
                 display.write(f"{name} {'-' * max(3, 72 - len(name))} {seconds:.2f}s")
         if not self._verbose:
             self._say(f"cdc-lab: done in {time.monotonic() - self._started:.1f} s")
+
+    def v2_runner_retry(self, result: Any) -> None:
+        """A task polling (until/retries) says so in the log; the verification play's poll of pytest prints the
+        suite's progress on the screen."""
+        super().v2_runner_retry(result)
+        if result.task.action in ("async_status", "ansible.builtin.async_status") and not self._verbose:
+            line = self._progress_line()
+            # A new line when the suite moved on, or every PROGRESS_EVERY_S while one test runs long.
+            if line and (line != self._progress[0] or time.monotonic() - self._progress[1] >= PROGRESS_EVERY_S):
+                self._say(f"  {line}")
+                self._progress = (line, time.monotonic())
+
+    def _progress_line(self) -> str | None:
+        project = os.path.dirname(C.CONFIG_FILE) if C.CONFIG_FILE else os.getcwd()
+        path = os.path.join(project, ".lab", "reports", "progress.json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                state = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        outcomes = ", ".join(f"{count} {name}" for name, count in sorted(state.get("outcomes", {}).items()))
+        line = f"pytest: {state.get('done', 0)} of {state.get('total', '?')} done ({outcomes or 'none yet'})"
+        line += f", {state.get('seconds', 0):.0f} s"
+        if state.get("failed"):
+            line += "; failed: " + ", ".join(state["failed"][-2:])
+        return line
 
     # --- the lines a person reads ---
     def _container_line(self, service: str, source: str, action: str, seconds: float, tail: str = "") -> None:
