@@ -103,7 +103,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 class Progress:
     """The run's progress in a file, rewritten at most every WRITE_EVERY_S and at the end: one JSON object (tests
-    done of those collected, counts by outcome, the failed tests' names, seconds since the start). The verification
+    done of those collected, counts by outcome, the failed tests' names, the running tests with their seconds so far,
+    seconds since the start). The verification
     play prints it while pytest runs (the summary callback), so a person sees a slow run is not a hung one."""
 
     WRITE_EVERY_S = 2.0
@@ -115,6 +116,7 @@ class Progress:
         self.total = 0
         self.outcomes: Counter[str] = Counter()
         self.failed: list[str] = []
+        self.running: dict[str, float] = {}  # test id -> when it started
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
@@ -124,6 +126,13 @@ class Progress:
     def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
         self.total = max(self.total, len(ids))
         self.write(force=True)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running[nodeid] = time.monotonic()
+        self.write()
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running.pop(nodeid, None)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -151,6 +160,7 @@ class Progress:
             "failed": self.failed[-5:],
             "failed_count": len(self.failed),
             "seconds": round(now - self.started, 1),
+            "running": {nodeid: round(now - since, 1) for nodeid, since in self.running.items()},
             "finished": finished,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

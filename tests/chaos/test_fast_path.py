@@ -1,7 +1,7 @@
 """The no-op path of `make lab` (cdc_lab.lab.fast_path) is taken only when it may be: a lab as the record left it is
-settled with no change; a stopped container sends the run through every task, which reports it and starts it again;
-with no container at all (`make down`) the containers start from their records. `ansible-playbook site.yml` from the
-virtualenv is `make lab`: the same lines, the same result."""
+settled with no change; a stopped container is started from its record alone, the others untouched (the decision's
+other branches: tests/unit/test_fast_path_plan.py); with no container at all (`make down`) the containers start from
+their records. `ansible-playbook site.yml` from the virtualenv is `make lab`: the same lines, the same result."""
 
 from __future__ import annotations
 
@@ -37,15 +37,23 @@ def test_a_lab_as_recorded_is_settled_with_no_change(lab_restored):
     assert "endpoints:" in second.stdout
 
 
-def test_a_stopped_container_sends_the_run_through_every_task(lab_restored):
+def test_a_stopped_container_is_started_from_its_record_alone(lab_restored):
     assert make("lab").returncode == 0
     name = container_for("webhook-sink")
+    others = {service: ContainerState.of(container_for(service)).started_at for service in LAB_SERVICES}
     docker("stop", name)
     result = make("lab")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert f"converging every task: {name} is exited" in result.stdout, result.stdout[-3000:]
+    assert f"{name} is exited" in result.stdout, result.stdout[-3000:]
+    assert f"starting {name} from the record, not converging every task" in result.stdout, result.stdout[-3000:]
     assert re.search(r"^\s+webhook-sink\s+image \S+\s+started\b", result.stdout, re.MULTILINE), result.stdout
     assert ContainerState.of(name).health == "healthy"
+    untouched = {service: ContainerState.of(container_for(service)).started_at for service in LAB_SERVICES}
+    assert {s: t for s, t in untouched.items() if s != "webhook-sink"} == {
+        s: t for s, t in others.items() if s != "webhook-sink"
+    }, "a container that ran as recorded was started again"
+    again = make("lab")
+    assert NOTHING_CHANGED in again.stdout, again.stdout[-3000:]
 
 
 def test_after_make_down_the_containers_start_from_their_records(lab_restored):

@@ -1,5 +1,6 @@
-"""Idempotence, measured the way Molecule does it: converge with `site.yml`, run it again through ansible-runner,
-and the second run changes nothing on any host (naming each task that did). `--check` on the up lab changes
+"""Idempotence, measured the way Molecule does it: converge with `site.yml` (a container removed, so the run has
+something to make: the record check makes it from its record), run it again through ansible-runner, and the second
+run changes nothing on any host (naming each task that did). `--check` on the up lab changes
 nothing either. Both run every task (`lab_fast_path=false`), so each task's own idempotence is what is measured;
 a third run, the usual way, is settled by the record (cdc_lab.lab.fast_path) with no change. The second run is at
 -vvv, and no generated password may appear in its output (SEC-005)."""

@@ -64,6 +64,7 @@ class ContainerState:
     restart_count: int
     exit_code: int
     health_log: tuple[str, ...]
+    started_at: str = ""  # when its process last started (Docker's State.StartedAt)
 
     @classmethod
     def of(cls, name: str) -> ContainerState:
@@ -80,6 +81,7 @@ class ContainerState:
                 f"exit {entry.get('ExitCode')}: {entry.get('Output', '').strip() or '(no output)'}"
                 for entry in health.get("Log") or []
             ),
+            started_at=state.get("StartedAt", ""),
         )
 
     def describe(self) -> str:

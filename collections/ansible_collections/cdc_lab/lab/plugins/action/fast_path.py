@@ -183,33 +183,59 @@ class ActionModule(ActionBase):
         running = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
         specs = record["containers"]
         if not running:
-            return self.start(record, task_vars)
-        return self.compare(specs, running)
+            return self.start(record, task_vars, specs, "no lab container ran; nothing else changed")
+        plan = self.compare(specs, running)
+        if plan["path"] != "start":
+            return plan
+        return self.start(record, task_vars, plan["start"], plan["why"], unchanged=plan["containers"])
 
     @staticmethod
     def compare(specs: list[dict[str, Any]], running: list[dict[str, Any]]) -> dict[str, Any]:
+        """Each recorded container as it is: running and healthy with its recorded configuration (unchanged), or
+        gone or stopped with nothing else changed (to be started from its record, path ``start``); anything else
+        (another configuration, a container still starting or unhealthy, one the lab does not declare) is ``full``."""
         found = {container["Names"]: container for container in running}
         extra = sorted(set(found) - {spec["name"] for spec in specs})
         if extra:
             return {"path": "full", "why": f"containers the lab does not declare: {', '.join(extra)}"}
-        lines = []
+        lines, start, why, waiting = [], [], [], []
         for spec in specs:
             container = found.get(spec["name"])
             if container is None:
-                return {"path": "full", "why": f"{spec['name']} is missing"}
+                start.append(spec)
+                why.append(f"{spec['name']} is missing")
+                continue
             labels = dict(item.split("=", 1) for item in container.get("Labels", "").split(",") if "=" in item)
             if labels.get("cdc-lab.config-hash") != spec["config_hash"]:
                 return {"path": "full", "why": f"{spec['name']} runs another configuration"}
             status = container.get("Status", "")
+            if container.get("State") in ("exited", "created", "dead"):
+                start.append(spec)
+                why.append(f"{spec['name']} is {container.get('State')} ({status})")
+                continue
             healthy = "(healthy)" in status or (spec["healthcheck"] == {} and "(" not in status)
-            if container.get("State") != "running" or not healthy:
+            if container.get("State") == "running" and "(health: starting)" in status:
+                # Started again by its restart policy a moment ago: the health wait below is all a converge would do.
+                waiting.append(f"{spec['name']} is starting")
+            elif container.get("State") != "running" or not healthy:
                 return {"path": "full", "why": f"{spec['name']} is {container.get('State')} ({status})"}
             lines.append({"service": spec["service"], "name": spec["name"], "action": "unchanged"})
+        if start or waiting:
+            why += waiting
+            return {"path": "start", "why": "; ".join(why) + "; nothing else changed", "start": start,
+                    "containers": lines}  # fmt: skip
         return {"path": "unchanged", "why": "nothing changed since the last run", "containers": lines}
 
-    def start(self, record: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        """No lab container at all (after `make down`), nothing else changed: start them from their records."""
-        specs = record["containers"]
+    def start(
+        self,
+        record: dict[str, Any],
+        task_vars: dict[str, Any],
+        specs: list[dict[str, Any]],
+        why: str,
+        unchanged: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Start the given containers (every one after `make down`, or those gone or stopped while the rest run as
+        recorded) from their records, in the play's order, then wait for every container of the lab together."""
         volumes = sorted(
             {volume.split(":")[0] for spec in specs for volume in spec["volumes"] if not volume.startswith("/")}
         )
@@ -235,32 +261,38 @@ class ActionModule(ActionBase):
             if made.returncode != 0:
                 return {"path": "full", "why": f"docker network create failed: {made.stderr.strip()}"}
         records_dir = record["records_dir"]
-        lines = []
+        every = not unchanged
+        lines: list[dict[str, Any]] = []
+        failed = {"path": "started", "every": every, "why": why, "failed": True, "containers": lines}
         for spec in specs:
             module_args = {key: value for key, value in spec.items() if key != "config_hash"}
             outcome = self._execute_module(
                 module_name="cdc_lab.lab.container", module_args=module_args, task_vars=task_vars
             )
+            line = {
+                "service": spec["service"],
+                "name": spec["name"],
+                "action": outcome.get("action", "failed"),
+                "seconds": outcome.get("seconds"),
+                "messages": outcome.get("messages", []),
+            }
+            lines.append(line)
             if outcome.get("failed"):
-                return {"path": "started", "failed": True, "msg": outcome.get("msg", ""), "containers": lines}
-            lines.append(
-                {
-                    "service": spec["service"],
-                    "name": spec["name"],
-                    "action": outcome.get("action"),
-                    "seconds": outcome.get("seconds"),
-                }
-            )
+                return {**failed, "msg": outcome.get("msg", "")}
         outcome = self._execute_module(
             module_name="cdc_lab.lab.healthy",
-            module_args={"records": [os.path.join(records_dir, f"{spec['name']}.json") for spec in specs]},
+            module_args={
+                "records": [os.path.join(records_dir, f"{spec['name']}.json") for spec in record["containers"]]
+            },
             task_vars=task_vars,
         )
         if outcome.get("failed"):
-            return {"path": "started", "failed": True, "msg": outcome.get("msg", ""), "containers": lines}
+            return {**failed, "msg": outcome.get("msg", "")}
         return {
             "path": "started",
-            "why": "no lab container ran; nothing else changed",
+            "every": every,
+            "why": why,
             "containers": lines,
+            "unchanged": unchanged or [],
             "took": outcome.get("took", {}),
         }

@@ -238,6 +238,10 @@ class CallbackModule(DefaultCallback):
         outcomes = ", ".join(f"{count} {name}" for name, count in sorted(state.get("outcomes", {}).items()))
         line = f"pytest: {state.get('done', 0)} of {state.get('total', '?')} done ({outcomes or 'none yet'})"
         line += f", {state.get('seconds', 0):.0f} s"
+        running = state.get("running") or {}
+        if len(running) == 1:  # one at a time (the fault tests): which, and for how long
+            ((test, seconds),) = running.items()
+            line += f"; running {test.rsplit('/', 1)[-1]} ({seconds:.0f} s)"
         if state.get("failed"):
             line += "; failed: " + ", ".join(state["failed"][-2:])
         return line
@@ -288,9 +292,16 @@ class CallbackModule(DefaultCallback):
             services = ", ".join(line["service"] for line in result.get("containers", []))
             self._say(f"  nothing changed since the last run; running and healthy: {services}")
         elif path == "started":
-            self._say(f"  {result.get('why')}: starting the containers from their records")
+            lines = result.get("containers", [])
+            if result.get("every", True):
+                self._say(f"  {result.get('why')}: starting the containers from their records")
+            else:
+                names = ", ".join(line["name"] for line in lines)
+                self._say(f"  {result.get('why')}: starting {names} from the record, not converging every task")
             took = result.get("took", {})
-            for line in result.get("containers", []):
+            for line in lines:
+                for message in line.get("messages", []):
+                    self._say(f"  {message}")
                 self._container_line(
                     line["service"],
                     "cached",
@@ -298,5 +309,8 @@ class CallbackModule(DefaultCallback):
                     line.get("seconds") or 0,
                     f", healthy after {took.get(line['name'], 0):.1f} s",
                 )
+            if result.get("unchanged"):
+                services = ", ".join(line["service"] for line in result["unchanged"])
+                self._say(f"  running and healthy as recorded: {services}")
         elif path == "full":
             self._say(f"  converging every task: {result.get('why')}")

@@ -16,12 +16,14 @@ description:
   - >-
     I(mode=check), the first task of C(make lab), compares. When the digest matches and every recorded container
     runs, is healthy and carries its recorded configuration hash, and no other container of the lab exists, the run
-    is settled as C(unchanged) and the rest of the lab play is skipped. When the digest matches and no container of
-    the lab exists at all (after C(make down)), while every data volume and image is there and every port is free,
-    it starts the containers from their records (the master before what needs it, as the play does) and waits for
-    all of them together: C(started). Anything else is C(full), with the reason. When the digest matched (or with
-    I(enabled=false)) the full run removes the record until it succeeds; a record of other inputs is kept, since
-    what a run of other inputs changes shows in the generated files' digest and the containers' hashes.
+    is settled as C(unchanged) and the rest of the lab play is skipped. When the digest matches and some or all of
+    the recorded containers are gone or stopped (after C(make down), a crash the restart policy gave up on, a
+    C(docker stop); one its restart policy has just started is waited for), while the others run as recorded, every
+    data volume and image is there and their ports are free, it starts those from their records in the play's order
+    (reporting why each had stopped, with its last log lines) and waits for all the lab's containers together:
+    C(started). Anything else is C(full), with the reason. When the digest matched (or with I(enabled=false)) the
+    full run removes the record until it succeeds; a record of other inputs is kept, since what a run of other
+    inputs changes shows in the generated files' digest and the containers' hashes.
   - >-
     Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
     C(full).
