@@ -242,7 +242,7 @@ class ActionModule(ActionBase):
         images = sorted({spec["image"] for spec in specs})
         if volumes and docker("volume", "inspect", *volumes).returncode != 0:
             return {"path": "full", "why": "a data volume is missing"}
-        if docker("image", "inspect", *images).returncode != 0:
+        if images and docker("image", "inspect", *images).returncode != 0:
             return {"path": "full", "why": "an image is missing"}
         busy = [
             f"{spec['publish_address']}:{port['host_port']}"
@@ -253,7 +253,7 @@ class ActionModule(ActionBase):
         if busy:
             return {"path": "full", "why": f"ports in use: {', '.join(busy)} (the preflight names the variable)"}
         network = record["network"]
-        if not self._task.check_mode and docker("network", "inspect", network["name"]).returncode != 0:
+        if specs and not self._task.check_mode and docker("network", "inspect", network["name"]).returncode != 0:
             create = ["network", "create", "--driver", "bridge", "--label", f"cdc-lab.lab={specs[0]['lab']}"]
             if network.get("subnet"):
                 create += ["--subnet", network["subnet"]]

@@ -297,7 +297,8 @@ class CallbackModule(DefaultCallback):
                 self._say(f"  {result.get('why')}: starting the containers from their records")
             else:
                 names = ", ".join(line["name"] for line in lines)
-                self._say(f"  {result.get('why')}: starting {names} from the record, not converging every task")
+                doing = f"starting {names} from the record" if names else "waiting for its health"
+                self._say(f"  {result.get('why')}: {doing}, not converging every task")
             took = result.get("took", {})
             for line in lines:
                 for message in line.get("messages", []):
