@@ -5,6 +5,7 @@ the tables it mirrors."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
 from filelock import FileLock, Timeout
 
 from cdc_lab.core.containers import container_for, docker
@@ -20,7 +22,9 @@ from cdc_lab.core.fixtures import require_service
 from cdc_lab.core.manifest import ManifestError, role
 from cdc_lab.core.wait import wait_until
 from cdc_lab.services import SERVICES
-from cdc_lab.services.kafka.client import create_topic
+from cdc_lab.services.kafka.client import create_topic, delete_topics, topics
+from cdc_lab.services.kafka.fixtures import RUN_LONG_TOPICS
+from cdc_lab.services.kafka.leftovers import TEST_CONNECTOR_TOPIC
 from cdc_lab.services.kafka_connect.client import LabConnector
 from cdc_lab.services.mysql.client import MysqlSettings
 from cdc_lab.services.spark import cdc_stream as cdc_stream_module
@@ -53,6 +57,8 @@ RUN_KEY = pytest.StashKey[str]()
 def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     config.stash[RUN_KEY] = workerinput[RUN_INPUT] if workerinput else run_mirror.new_run_id()
+    # The run's mirror follows its tables' topics, a test connector's among them: those wait for the run's end.
+    config.stash.setdefault(RUN_LONG_TOPICS, []).append(run_mirror.any_topic_pattern(config.stash[RUN_KEY]))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -107,6 +113,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         place = _mirror_place(session.config)
         if place is not None:
             run_mirror.stop(place[0], place[1], session.config.stash[RUN_KEY])
+            _delete_test_connector_topics(run_mirror.any_topic_pattern(session.config.stash[RUN_KEY]))
+
+
+def _delete_test_connector_topics(pattern: re.Pattern[str]) -> None:
+    """The topics test connectors wrote of the run's mirrored tables (their connectors are gone, the mirror has
+    stopped). The lab connector's go once it has read past the tables' drops (cdc_lab.services.kafka_connect)."""
+    try:
+        kafka = load_endpoints()["kafka"]
+        doomed = {t for t in topics(kafka) if pattern.fullmatch(t) and TEST_CONNECTOR_TOPIC.match(t)}
+    except (ManifestError, KeyError, KafkaException):
+        return
+    delete_topics(kafka, doomed)
 
 
 @pytest.fixture

@@ -48,6 +48,11 @@ def topic_pattern(run: str, database: str) -> str:
     return rf"[^.]+\.{re.escape(database)}\.{re.escape(table_prefix(run))}.+"
 
 
+def any_topic_pattern(run: str) -> re.Pattern[str]:
+    """The same, whichever database: what a test's cleanup leaves for the end of the run (the mirror reads them)."""
+    return re.compile(rf"[^.]+\.[^.]+\.{re.escape(table_prefix(run))}.+")
+
+
 @dataclass(frozen=True)
 class RunMirror:
     """A run's mirror: where its tables are (host and containers) and the Spark Connect session and query that
