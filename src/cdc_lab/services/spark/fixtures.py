@@ -350,12 +350,28 @@ def cdc_mirror(
     delta_root: Path,
     mysql_settings: MysqlSettings,
     lab_run: str,
+    mysql_table: Callable[..., str],
+    mysql_connect: Callable[[], Any],
+    lab_connector: LabConnector,
+    kafka_endpoint: Endpoint,
 ) -> RunMirror:
     """The run's CDC mirror (cdc_lab.services.spark.run_mirror): one streaming query for the whole run that keeps
-    a Delta table of every topic of the run's mirrored tables. Started by the first test that asks for it; stopped,
-    its tables and checkpoint removed, when the run ends."""
+    a Delta table of every topic of the run's mirrored tables. Started by the first test that asks for it, which
+    waits (START_TIMEOUT_S) for it to mirror a row of a table of its own; stopped, its tables and checkpoint
+    removed, when the run ends."""
     mirror = _mirrors.get(lab_run)
     if mirror is None:
+
+        def warm_up(started: RunMirror) -> None:
+            name = f"{run_mirror.table_prefix(lab_run)}warmup_{uuid.uuid4().hex[:6]}"
+            mysql_table("warmup", "id INT PRIMARY KEY", name=name)
+            topic = lab_connector.topic(name)
+            create_topic(kafka_endpoint, topic)
+            connection = mysql_connect()
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO `{name}` VALUES (1)")
+            MirroredTable(name, topic, started).wait_mirrored(connection, run_mirror.START_TIMEOUT_S)
+
         mirror = run_mirror.ensure(
             spark_endpoint.url,
             spark_settings,
@@ -363,6 +379,7 @@ def cdc_mirror(
             lab_run,
             mysql_settings.database,
             controller_pid(request.config),
+            warm_up,
         )
         _mirrors[lab_run] = mirror
     return mirror

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,10 +130,19 @@ def query_of(session: Any, query_id: str) -> Any | None:
 
 
 def ensure(
-    spark_url: str, spark_role: dict[str, Any], delta_root: Path, run: str, database: str, owner_pid: int
+    spark_url: str,
+    spark_role: dict[str, Any],
+    delta_root: Path,
+    run: str,
+    database: str,
+    owner_pid: int,
+    warm_up: Callable[[RunMirror], None] | None = None,
 ) -> RunMirror:
     """The run's mirror, started now when no process of the run has started it yet. ``owner_pid`` is the run's
-    controller, which stops it at the end (a mirror whose controller is gone is stale)."""
+    controller, which stops it at the end (a mirror whose controller is gone is stale). A mirror started now is
+    handed to ``warm_up`` before the lock is let go, so the other processes find it past its first batch: its start
+    (its session, the foreachBatch Python worker, the first Delta table) took 25 s on a quiet lab and over 60 s under
+    the suite's load on a new one, and was the first mirrored test's to wait for."""
     from pyspark.sql import SparkSession
 
     with FileLock(delta_root / LOCK, timeout=LOCK_TIMEOUT_S):
@@ -158,6 +168,8 @@ def ensure(
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(mirror.as_state()), encoding="utf-8")
         os.replace(temporary, path)
+        if warm_up is not None:
+            warm_up(mirror)
         return mirror
 
 
