@@ -168,7 +168,13 @@ def cases(busy_port: int) -> dict[str, dict[str, dict[str, Any]]]:
     preflight["external_allowed"] = {"alertmanager_receivers": RECEIVERS, "alertmanager_allow_external_receivers": True}
     return {
         "preflight": preflight,
-        "whole-site": {f"site_{i:02d}": as_vars(extra) for i, (extra, _) in enumerate(WHOLE_SITE)},
+        # As `make lab -e <case>` runs it: an extra variable is part of the record's digest, so the run does not
+        # settle from the record of the last `make lab` but converges, preflight first. These cases are host
+        # variables, which that digest does not cover (CI settled five of six from the record, straight after
+        # `make lab`), so each host turns the record check off, as its -e would have, unless it is the case.
+        "whole-site": {
+            f"site_{i:02d}": {"lab_fast_path": False} | as_vars(extra) for i, (extra, _) in enumerate(WHOLE_SITE)
+        },
     }
 
 
