@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Generator
 from typing import Any
@@ -66,13 +67,37 @@ def make(target: str, *args: str, timeout: float = 900) -> subprocess.CompletedP
     )
 
 
-def spark_scalar(url: str, sql: str) -> Any:
-    """The first value of a query run through a new Spark Connect session (so a restarted server is really asked)."""
+# Seconds one probe query may take. A query on a Connect server whose application has no executor yet (a master
+# just restarted) waits for one with no end, inside a gRPC call that neither a wait's deadline nor pytest-timeout's
+# signal can cut short (it hung a CI run past its test's 300 s): past this, it is interrupted and counts as "not yet".
+SPARK_QUERY_DEADLINE_S = 20
+
+
+def spark_scalar(url: str, sql: str, deadline: float = SPARK_QUERY_DEADLINE_S) -> Any:
+    """The first value of a query run through a new Spark Connect session (so a restarted server is really asked),
+    within ``deadline`` seconds; otherwise its operations are interrupted and TimeoutError is raised."""
     from pyspark.sql import SparkSession
 
     session = SparkSession.builder.remote(url).create()
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(session.sql(sql).collect()[0][0])
+        except BaseException as exc:  # handed to the caller
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="spark-probe", daemon=True)
+    worker.start()
+    worker.join(deadline)
     try:
-        return session.sql(sql).collect()[0][0]
+        if worker.is_alive():
+            session.interruptAll()
+            raise TimeoutError(f"Spark Connect did not answer {sql!r} within {deadline:g} s")
+        if failure:
+            raise failure[0]
+        return result[0]
     finally:
         session.stop()
 
