@@ -341,6 +341,24 @@ class MirroredTable:
         )
 
 
+def _mirrored(
+    mysql_table: Callable[..., str],
+    lab_connector: LabConnector,
+    kafka_endpoint: Endpoint,
+    mirror: RunMirror,
+    run: str,
+    hint: str,
+    columns: str,
+) -> MirroredTable:
+    """A table of the run's mirror (named for the run, dropped by ``mysql_table`` afterwards) and its topic, made
+    first so the mirror finds it at once."""
+    name = f"{run_mirror.table_prefix(run)}{hint}_{uuid.uuid4().hex[:6]}"
+    mysql_table(hint, columns, name=name)
+    topic = lab_connector.topic(name)
+    create_topic(kafka_endpoint, topic)
+    return MirroredTable(name, topic, mirror)
+
+
 @pytest.fixture
 def cdc_mirror(
     request: pytest.FixtureRequest,
@@ -363,14 +381,12 @@ def cdc_mirror(
     if mirror is None:
 
         def warm_up(started: RunMirror) -> None:
-            name = f"{run_mirror.table_prefix(lab_run)}warmup_{uuid.uuid4().hex[:6]}"
-            mysql_table("warmup", "id INT PRIMARY KEY", name=name)
-            topic = lab_connector.topic(name)
-            create_topic(kafka_endpoint, topic)
+            columns = "id INT PRIMARY KEY"
+            table = _mirrored(mysql_table, lab_connector, kafka_endpoint, started, lab_run, "warmup", columns)
             connection = mysql_connect()
             with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO `{name}` VALUES (1)")
-            MirroredTable(name, topic, started).wait_mirrored(connection, run_mirror.START_TIMEOUT_S)
+                cursor.execute(f"INSERT INTO `{table.name}` VALUES (1)")
+            table.wait_mirrored(connection, run_mirror.START_TIMEOUT_S)
 
         mirror = run_mirror.ensure(
             spark_endpoint.url,
@@ -397,10 +413,6 @@ def mirrored_table(
     keeps in Delta: ``mirrored_table(hint, columns)``. Its topic is made first, so the mirror finds it at once."""
 
     def create(hint: str, columns: str) -> MirroredTable:
-        name = f"{run_mirror.table_prefix(lab_run)}{hint}_{uuid.uuid4().hex[:6]}"
-        mysql_table(hint, columns, name=name)
-        topic = lab_connector.topic(name)
-        create_topic(kafka_endpoint, topic)
-        return MirroredTable(name, topic, cdc_mirror)
+        return _mirrored(mysql_table, lab_connector, kafka_endpoint, cdc_mirror, lab_run, hint, columns)
 
     return create
