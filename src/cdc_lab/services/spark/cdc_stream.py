@@ -49,6 +49,12 @@ STOPPED_WRITES_SETTLE_S = 1.0
 PARALLEL_TABLES = 4
 # Where a stream over many topics writes the failure of one topic's batch (beside its tables).
 ERRORS_DIR = "_errors"
+# Starts of a query whose foreachBatch Python worker did not connect back to the Connect server in time. Spark waits
+# 10 s for it, a wait no setting changes (PythonWorkerFactory); at the start of a suite on a loaded 2-core host the
+# worker's imports took 30-50 s twice in a row (measured in the Connect server's log), then 3 s. A later start finds
+# the worker's files in the page cache.
+START_ATTEMPTS = 3
+WORKER_NOT_BACK = "Python worker failed to connect back"
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,23 @@ def new_paths(spark_role: dict[str, Any], host_root: Path, hint: str) -> tuple[D
 
 
 def start(spark: Any, stream: CdcStream) -> Any:
-    """Start the streaming query on ``spark`` (a Spark Connect session) and return it."""
+    """Start the streaming query on ``spark`` (a Spark Connect session) and return it. A start that fails because
+    the foreachBatch Python worker was late (WORKER_NOT_BACK) is tried again, START_ATTEMPTS in all."""
+    for attempt in range(1, START_ATTEMPTS):
+        try:
+            return _start(spark, stream)
+        except Exception as error:  # pyspark's SparkException of Spark Connect; only this failure is tried again
+            if WORKER_NOT_BACK not in str(error):
+                raise
+            print(
+                f"cdc-lab: stream {stream.name}: the foreachBatch Python worker did not connect back to the Spark "
+                f"Connect server in time (start {attempt} of {START_ATTEMPTS}); starting again",
+                file=sys.stderr,
+            )
+    return _start(spark, stream)
+
+
+def _start(spark: Any, stream: CdcStream) -> Any:
     # The batch function runs where cdc_lab is not installed: its modules travel with it.
     from pyspark import cloudpickle
 
