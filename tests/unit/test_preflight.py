@@ -38,6 +38,16 @@ def test_bad_value_fails_naming_the_variable(preflight, case, named):
     assert named in result.said, result.said
 
 
+def test_a_failure_states_only_the_rule_that_is_broken(preflight):
+    """mysql_server_id=1 breaks one of the MySQL role's rules: the failure states that rule and none of the others
+    its settings pass (one rule per assert item, not one message listing them all)."""
+    (case,) = [f"bad_{i:02d}" for i, (extra, _) in enumerate(BAD_VALUES) if extra == "mysql_server_id=1"]
+    said = preflight[case].said
+    assert "mysql_server_id must be 2..4294967295 (got 1)" in said, said
+    for other in ("mysql_image_source", "mysql_binlog_expire_seconds", "mysql_app_user", "mysql_innodb_buffer_pool"):
+        assert other not in said, said
+
+
 @pytest.mark.parametrize(("case", "named"), [(f"site_{i:02d}", named) for i, (_, named) in enumerate(WHOLE_SITE)])
 def test_whole_site_play_stops_before_any_change(whole_site, case, named):
     """`make lab` itself (site.yml, every play) stops in the preflight play: nothing built, started or written."""
