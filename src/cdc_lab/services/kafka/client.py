@@ -24,10 +24,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_lab.core.endpoints import Endpoint
 from cdc_lab.core.probe import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S
+from cdc_lab.core.wait import WaitTimeout, wait_until
 from cdc_lab.services.kafka_connect import debezium_types
 
 # librdkafka's own timeouts for admin calls, in seconds.
 ADMIN_TIMEOUT_S = 15.0
+# Seconds a reader waits for its topic to be in the broker's metadata.
+TOPIC_METADATA_TIMEOUT_S = 10.0
 
 
 def bootstrap(endpoint: Endpoint) -> str:
@@ -139,9 +142,19 @@ class TopicReader:
                 "socket.connection.setup.timeout.ms": 5000,
             }
         )
-        metadata = self._consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            raise RuntimeError(f"topic {topic} is not on the broker ({metadata and metadata.error})")
+
+        def described() -> Any:
+            found = self._consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise LookupError(found and found.error)
+            return found
+
+        # A topic just made can be unknown to the broker's metadata for a moment after its creation returned (the
+        # controller commits it first; seen once in CI): bounded, then the broker's last answer.
+        try:
+            metadata = wait_until(described, timeout=TOPIC_METADATA_TIMEOUT_S, interval=0.2, what=f"topic {topic}")
+        except WaitTimeout as exc:
+            raise RuntimeError(f"topic {topic} is not on the broker ({exc})") from None
         starts = {p: OFFSET_BEGINNING for p in metadata.partitions}
         if from_end:  # the end now, resolved before anything else is written (not OFFSET_END, resolved later)
             for p in metadata.partitions:
