@@ -50,7 +50,9 @@ def junit_counts(path: Path, run: Run) -> None:
         name = f"{case.get('classname')}::{case.get('name')}"
         if kinds & {"failure", "error"}:
             run.failed += 1
-            run.failures.append(name)
+            problem = next(child for child in case if child.tag in {"failure", "error"})
+            said = (problem.get("message") or problem.text or "").strip().splitlines()
+            run.failures.append(f"{name} ({problem.tag}): {said[0][:300]}" if said else name)
         elif "skipped" in kinds:
             run.skipped += 1
         else:
