@@ -118,6 +118,15 @@ class ActionModule(ActionBase):
         except TypeError:
             return {**result, "failed": True, "msg": f"lab_fast_path must be true or false (got {args['enabled']!r})"}
         started = time.monotonic()
+        if args.get("mode") == "forget":
+            # The record stands for the lab as the last successful whole run left it. A run that goes on to converge
+            # (whole or tagged, from these inputs or others) may change what no file or container hash shows, such
+            # as MySQL's grants or a connector's configuration in Kafka: the record goes once its preflight passed
+            # (a run stopped by its preflight, or `--tags preflight`, changed nothing), and only a successful whole
+            # run writes it again.
+            if not self._task.check_mode:
+                self.forget(args)
+            return {**result, "changed": False}
         if args.get("mode") == "record":
             partial = self.why_not({**args, "enabled": True})
             if partial:
@@ -132,12 +141,6 @@ class ActionModule(ActionBase):
             settled = self.settle(args, task_vars or {}, digest)
         settled["project_digest"] = digest
         settled.pop("matched", None)
-        if settled["path"] == "full" and not self._task.check_mode:
-            # The record stands for the lab as the last successful whole run left it. Any run that converges (whole
-            # or tagged, from these inputs or others) may change what no file or container hash shows, such as
-            # MySQL's grants or a connector's configuration in Kafka: the record goes now, and only a successful
-            # whole run writes it again.
-            self.forget(args)
         settled["seconds"] = round(time.monotonic() - started, 2)
         return {**result, **settled, "changed": settled["path"] == "started"}
 

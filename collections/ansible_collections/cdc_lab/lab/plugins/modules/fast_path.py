@@ -21,16 +21,18 @@ description:
     C(docker stop); one its restart policy has just started is waited for), while the others run as recorded, every
     data volume and image is there and their ports are free, it starts those from their records in the play's order
     (reporting why each had stopped, with its last log lines) and waits for all the lab's containers together:
-    C(started). Anything else is C(full), with the reason. When the digest matched (or with I(enabled=false)) the
-    full run removes the record until it succeeds; a record of other inputs is kept, since what a run of other
-    inputs changes shows in the generated files' digest and the containers' hashes.
+    C(started). Anything else is C(full), with the reason.
+  - >-
+    I(mode=forget), the first task of a full run's bring-up (after its preflight passed), removes the record until a
+    successful whole run writes it again: a converging run may change what no file or container hash shows. A run
+    its preflight stopped, and C(--tags preflight), keep it.
   - >-
     Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
     C(full).
   - >-
     Runs on the controller. In check mode it changes nothing.
 options:
-  mode: {description: check or record., type: str, required: true, choices: [check, record]}
+  mode: {description: check, forget or record., type: str, required: true, choices: [check, forget, record]}
   enabled: {description: false always gives a full run (the variable lab_fast_path)., type: bool, default: true}
   project_dir: {description: The project directory., type: path, required: true}
   inputs:
