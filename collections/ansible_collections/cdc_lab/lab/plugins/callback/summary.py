@@ -14,6 +14,8 @@ description:
   - On the screen, at verbosity 0, prints one line per container as it converges (service, where its image came
     from, created/unchanged/recreated/restarted/started, seconds), what the lab's own C(debug) tasks say (the
     endpoint table among them), every failure in full with its task, warnings, and the recap.
+  - While one task runs long (an image build, a debootstrap, a health wait), a line every C(heartbeat) seconds
+    names it and its seconds so far, so the screen is never silent for longer.
   - With C(-v) or more the screen shows the usual output as well.
 extends_documentation_fragment:
   - default_callback
@@ -24,12 +26,18 @@ options:
     type: int
     default: 30
     env: [{name: CDC_LAB_KEEP_LOGS}]
+  heartbeat:
+    description: Seconds of silence on the screen after which a line names the task still running (0 turns it off).
+    type: float
+    default: 10
+    env: [{name: CDC_LAB_HEARTBEAT}]
 """
 
 import datetime
 import json
 import os
 import re
+import threading
 import time
 from typing import Any
 
@@ -48,14 +56,16 @@ class LogDisplay:
         self.screen_display = screen_display
         self.screen = screen
         self.handle = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115 (open for the run)
+        self.lock = threading.Lock()  # the heartbeat's thread writes too
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.screen_display, name)
 
     def write(self, text: str) -> None:
         if self.handle:
-            self.handle.write(ANSI.sub("", text) + "\n")
-            self.handle.flush()
+            with self.lock:
+                self.handle.write(ANSI.sub("", text) + "\n")
+                self.handle.flush()
 
     def display(
         self,
@@ -108,6 +118,12 @@ class CallbackModule(DefaultCallback):
         self._started = time.monotonic()
         self._screen_banner: str | None = None
         self._progress: tuple[str, float] = ("", 0.0)
+        # The heartbeat: when the screen last got a line, and the task running now (name, action, start).
+        self._said = time.monotonic()
+        self._running: tuple[str, str, float] | None = None
+        self._say_lock = threading.RLock()
+        self._stopped = threading.Event()
+        self._beating = False
 
     # --- the log file ---
     def _open_log(self, playbook_path: str) -> None:
@@ -134,14 +150,35 @@ class CallbackModule(DefaultCallback):
 
     def _say(self, text: str, color: str | None = None) -> None:
         """A line for the person at the screen (and the log)."""
-        if isinstance(self._display, LogDisplay):
-            self._display.write(text)
-        if not self._verbose:
-            self._screen.display(text, color=color)
+        with self._say_lock:
+            if isinstance(self._display, LogDisplay):
+                self._display.write(text)
+            if not self._verbose:
+                self._screen.display(text, color=color)
+            self._said = time.monotonic()
+
+    def _start_heartbeat(self) -> None:
+        every = float(self.get_option("heartbeat") or 0)
+        if self._verbose or every <= 0 or self._beating:
+            return  # -v shows every task as it starts
+        self._beating = True
+        threading.Thread(target=self._beat, args=(every,), name="cdc-lab-heartbeat", daemon=True).start()
+
+    def _beat(self, every: float) -> None:
+        """Say which task is still running whenever the screen has been silent for ``every`` seconds."""
+        while not self._stopped.wait(1.0):
+            running, now = self._running, time.monotonic()
+            if running is None or now - self._said < every:
+                continue
+            name, action, started = running
+            if action.endswith("async_status") and self._progress[1]:
+                continue  # the suite's own progress lines cover it
+            self._say(f"  ... {name}: {now - started:.0f} s so far")
 
     def v2_playbook_on_start(self, playbook: Any) -> None:
         self._open_log(playbook._file_name)
         super().v2_playbook_on_start(playbook)
+        self._start_heartbeat()
         if not self._verbose:
             relative = os.path.relpath(self._log_path, os.getcwd()) if self._log_path else "(none)"
             self._say(f"cdc-lab: {os.path.basename(playbook._file_name)} (full log: {relative}; -v shows it here)")
@@ -149,10 +186,12 @@ class CallbackModule(DefaultCallback):
     # --- timings (written to the log at the end) ---
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         self._task_started[task._uuid] = (task.get_name(), time.monotonic())
+        self._running = (task.get_name(), task.action or "", time.monotonic())
         super().v2_playbook_on_task_start(task, is_conditional)
 
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self._task_started[task._uuid] = (task.get_name(), time.monotonic())
+        self._running = (task.get_name(), task.action or "", time.monotonic())
         super().v2_playbook_on_handler_task_start(task)
 
     def _timed(self, result: Any) -> None:
@@ -201,6 +240,8 @@ class CallbackModule(DefaultCallback):
                 display.screen = self._verbose
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
+        self._stopped.set()
+        self._running = None
         display = self._display
         if isinstance(display, LogDisplay):
             display.screen = True
