@@ -173,7 +173,8 @@ class CallbackModule(DefaultCallback):
             name, action, started = running
             if action.endswith("async_status") and self._progress[1]:
                 continue  # the suite's own progress lines cover it
-            self._say(f"  ... {name}: {now - started:.0f} s so far")
+            running_for = now - started
+            self._say(f"  ... {name}" + (f": {running_for:.0f} s so far" if running_for >= 1 else ""))
 
     def v2_playbook_on_start(self, playbook: Any) -> None:
         self._open_log(playbook._file_name)
