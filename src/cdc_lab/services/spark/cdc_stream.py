@@ -50,10 +50,14 @@ PARALLEL_TABLES = 4
 # Where a stream over many topics writes the failure of one topic's batch (beside its tables).
 ERRORS_DIR = "_errors"
 # Starts of a query whose foreachBatch Python worker did not connect back to the Connect server in time. Spark waits
-# 10 s for it, a wait no setting changes (PythonWorkerFactory); at the start of a suite on a loaded 2-core host the
-# worker's imports took 30-50 s twice in a row (measured in the Connect server's log), then 3 s; starts that made it
-# took 4-9 s under the suite's load, and a soak run saw three late starts in a row. 4 starts at most (~45 s).
-START_ATTEMPTS = 4
+# 10 s for it, a wait no setting changes (PythonWorkerFactory.createSimpleWorker selects on the socket for 10000 ms).
+# The worker's imports (pyspark's Connect client: pandas, pyarrow, grpc) cost 1.6 s of CPU; beside the busy driver
+# JVM's threads and the executor on 2 cores they took 8-13 s of wall time under the suite's load (measured in the
+# Connect container at load average 10-13; 2.3 s when the JVM's threads were niced, which its unprivileged container
+# cannot do), and a soak run saw three late starts in a row. So a late start is tried again after a pause that grows
+# (the load is bursts of Delta operations): 6 starts over about 90 s.
+START_ATTEMPTS = 6
+START_PAUSES_S = (2.0, 4.0, 8.0, 12.0, 16.0)
 WORKER_NOT_BACK = "Python worker failed to connect back"
 
 
@@ -111,7 +115,7 @@ def new_paths(spark_role: dict[str, Any], host_root: Path, hint: str) -> tuple[D
 def start(spark: Any, stream: CdcStream) -> Any:
     """Start the streaming query on ``spark`` (a Spark Connect session) and return it. A start that fails because
     the foreachBatch Python worker was late (WORKER_NOT_BACK) is tried again, START_ATTEMPTS in all."""
-    for attempt in range(1, START_ATTEMPTS):
+    for attempt, pause in enumerate(START_PAUSES_S[: START_ATTEMPTS - 1], start=1):
         try:
             return _start(spark, stream)
         except Exception as error:  # pyspark's SparkException of Spark Connect; only this failure is tried again
@@ -119,9 +123,10 @@ def start(spark: Any, stream: CdcStream) -> Any:
                 raise
             print(
                 f"cdc-lab: stream {stream.name}: the foreachBatch Python worker did not connect back to the Spark "
-                f"Connect server in time (start {attempt} of {START_ATTEMPTS}); starting again",
+                f"Connect server in time (start {attempt} of {START_ATTEMPTS}); starting again in {pause:g} s",
                 file=sys.stderr,
             )
+            time.sleep(pause)
     return _start(spark, stream)
 
 

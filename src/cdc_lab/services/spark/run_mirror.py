@@ -30,7 +30,9 @@ from cdc_lab.services.spark.delta import DeltaPath
 RUN_ENV = "CDC_LAB_RUN_ID"
 STATE_GLOB = ".cdc-mirror-*.json"
 LOCK = ".cdc-mirror.lock"
-LOCK_TIMEOUT_S = 180
+# Bounded by the first worker's start of the mirror (its late Python worker tried again, cdc_stream.START_PAUSES_S) and
+# its warm-up row (START_TIMEOUT_S), under pytest-timeout's 300 s.
+LOCK_TIMEOUT_S = 240
 # Seconds the mirror's first batch may take (its session, Python worker and the Kafka source's first offsets).
 START_TIMEOUT_S = cdc_stream.FIRST_BATCH_TIMEOUT_S
 
