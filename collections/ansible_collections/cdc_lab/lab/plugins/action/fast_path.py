@@ -119,11 +119,9 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": f"lab_fast_path must be true or false (got {args['enabled']!r})"}
         started = time.monotonic()
         if args.get("mode") == "forget":
-            # The record stands for the lab as the last successful whole run left it. A run that goes on to converge
-            # (whole or tagged, from these inputs or others) may change what no file or container hash shows, such
-            # as MySQL's grants or a connector's configuration in Kafka: the record goes once its preflight passed
-            # (a run stopped by its preflight, or `--tags preflight`, changed nothing), and only a successful whole
-            # run writes it again.
+            # The record stands for the lab as the last successful whole run left it. A run (whole or tagged, from
+            # these inputs or others) that changes what no file or container hash shows, such as MySQL's grants or a
+            # connector's configuration in Kafka, forgets it first; only a successful whole run writes it again.
             if not self._task.check_mode:
                 self.forget(args)
             return {**result, "changed": False}

@@ -45,6 +45,7 @@ from ansible import constants as C
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SECONDS = re.compile(r"\b\d+ s\b")
 # Seconds between two progress lines of a suite that has not moved on (one long test).
 PROGRESS_EVERY_S = 10.0
 
@@ -264,8 +265,9 @@ class CallbackModule(DefaultCallback):
         super().v2_runner_retry(result)
         if result.task.action in ("async_status", "ansible.builtin.async_status") and not self._verbose:
             line = self._progress_line()
-            # A new line when the suite moved on, or every PROGRESS_EVERY_S while one test runs long.
-            if line and (line != self._progress[0] or time.monotonic() - self._progress[1] >= PROGRESS_EVERY_S):
+            # A new line when the suite moved on (its times aside), or every PROGRESS_EVERY_S while one test runs long.
+            moved = line is not None and SECONDS.sub("", line) != SECONDS.sub("", self._progress[0])
+            if line and (moved or time.monotonic() - self._progress[1] >= PROGRESS_EVERY_S):
                 self._say(f"  {line}")
                 self._progress = (line, time.monotonic())
 
@@ -275,15 +277,17 @@ class CallbackModule(DefaultCallback):
         try:
             with open(path, encoding="utf-8") as handle:
                 state = json.load(handle)
+            # pytest rewrites the file when a test starts or ends: its times are as old as the file.
+            age = max(0.0, time.time() - os.path.getmtime(path)) if not state.get("finished") else 0.0
         except (OSError, ValueError):
             return None
         outcomes = ", ".join(f"{count} {name}" for name, count in sorted(state.get("outcomes", {}).items()))
         line = f"pytest: {state.get('done', 0)} of {state.get('total', '?')} done ({outcomes or 'none yet'})"
-        line += f", {state.get('seconds', 0):.0f} s"
+        line += f", {state.get('seconds', 0) + age:.0f} s"
         running = state.get("running") or {}
         if len(running) == 1:  # one at a time (the fault tests): which, and for how long
             ((test, seconds),) = running.items()
-            line += f"; running {test.rsplit('/', 1)[-1]} ({seconds:.0f} s)"
+            line += f"; running {test.rsplit('/', 1)[-1]} ({seconds + age:.0f} s)"
         if state.get("failed"):
             line += "; failed: " + ", ".join(state["failed"][-2:])
         return line

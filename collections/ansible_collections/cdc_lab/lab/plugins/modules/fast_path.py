@@ -23,9 +23,9 @@ description:
     (reporting why each had stopped, with its last log lines) and waits for all the lab's containers together:
     C(started). Anything else is C(full), with the reason.
   - >-
-    I(mode=forget), the first task of a full run's bring-up (after its preflight passed), removes the record until a
-    successful whole run writes it again: a converging run may change what no file or container hash shows. A run
-    its preflight stopped, and C(--tags preflight), keep it.
+    I(mode=forget) removes the record until a successful whole run writes it again. A role calls it before its first
+    change that no file digest or container hash shows (MySQL's accounts and grants, the connector's configuration
+    in Kafka Connect); a run that stops before such a change keeps the record.
   - >-
     Tags other than C(all)/C(verify), skipped tags, C(--start-at-task), C(--limit) and I(enabled=false) always give
     C(full).
