@@ -3,7 +3,8 @@ hashes) are written to ``<dest>/requirements.txt`` and downloaded by pip on the 
 build installs them with ``--no-index`` (PyPI's certificates fail inside a container build here, and an air-gapped
 host fills the directory itself).
 
-Prints one JSON line: ``{"changed": bool, "wheels": [...]}``; exits 1 naming any package the lock lacks.
+Prints one JSON line: ``{"changed": bool, "wheels": [...]}``; exits 1 naming any package the lock lacks. With
+``--print`` it only prints the packages' entries (the spark role installs pyspark from them with uv).
 """
 
 from __future__ import annotations
@@ -68,9 +69,17 @@ def stage(lock: Path, dest: Path, packages: list[str], python: str = sys.executa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lock", type=Path, required=True, help="requirements.lock")
-    parser.add_argument("--dest", type=Path, required=True, help="the build context's wheel directory")
+    parser.add_argument("--dest", type=Path, help="the build context's wheel directory")
+    parser.add_argument(
+        "--print", action="store_true", help="only print the packages' lock entries (a requirements file)"
+    )
     parser.add_argument("packages", nargs="+", help="package names, as the lock spells them")
     args = parser.parse_args(argv)
+    if args.print:
+        sys.stdout.write(requirements_for(args.lock.read_text(), args.packages))
+        return 0
+    if args.dest is None:
+        parser.error("--dest is required unless --print")
     print(json.dumps(stage(args.lock, args.dest, args.packages)))
     return 0
 
