@@ -56,8 +56,8 @@ ERRORS_DIR = "_errors"
 # Connect container at load average 10-13; 2.3 s when the JVM's threads were niced, which its unprivileged container
 # cannot do), and a soak run saw three late starts in a row. So a late start is tried again after a pause that grows
 # (the load is bursts of Delta operations): 6 starts over about 90 s.
-START_ATTEMPTS = 6
 START_PAUSES_S = (2.0, 4.0, 8.0, 12.0, 16.0)
+START_ATTEMPTS = len(START_PAUSES_S) + 1
 WORKER_NOT_BACK = "Python worker failed to connect back"
 
 
@@ -115,7 +115,7 @@ def new_paths(spark_role: dict[str, Any], host_root: Path, hint: str) -> tuple[D
 def start(spark: Any, stream: CdcStream) -> Any:
     """Start the streaming query on ``spark`` (a Spark Connect session) and return it. A start that fails because
     the foreachBatch Python worker was late (WORKER_NOT_BACK) is tried again, START_ATTEMPTS in all."""
-    for attempt, pause in enumerate(START_PAUSES_S[: START_ATTEMPTS - 1], start=1):
+    for attempt, pause in enumerate(START_PAUSES_S, start=1):
         try:
             return _start(spark, stream)
         except Exception as error:  # pyspark's SparkException of Spark Connect; only this failure is tried again
