@@ -41,6 +41,11 @@ RANK = "__cdc_rank"
 SCHEMA_ID = "__cdc_schema"
 TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+# Delta copies a MERGE's source (two Spark jobs) before it reads it twice, unless the source is Delta scans alone: a
+# guard against a source that gives other rows the second time. This one is the batch, persisted by apply_changes
+# (one Kafka read per batch, not one per table), and each key's newest event by (partition, offset), unique: the
+# same rows every time. Set in the stream's own session.
+MATERIALIZE_SOURCE = ("spark.databricks.delta.merge.materializeSource", "none")
 # The table property that keeps the table's key columns (a batch of TRUNCATE events alone carries no key).
 KEYS_PROPERTY = "cdc.keys"
 CDF_PROPERTY = "delta.enableChangeDataFeed"
@@ -336,7 +341,8 @@ def apply_changes(settings: dict[str, Any], batch: Any, batch_id: int) -> None:
     the same for every table, each of which keeps its own record of them)."""
     spark = batch.sparkSession
     view = f"cdc_batch_{settings['view']}_{batch_id}"
-    batch.where("value IS NOT NULL").selectExpr(
+    spark.conf.set(*MATERIALIZE_SOURCE)
+    events = batch.where("value IS NOT NULL").selectExpr(
         "topic",
         "partition",
         "offset",
@@ -346,7 +352,10 @@ def apply_changes(settings: dict[str, Any], batch: Any, batch_id: int) -> None:
         f"get_json_object(value, '$.payload.op') AS {OP}",
         "named_struct('file', get_json_object(value, '$.payload.source.file'),"
         f" 'pos', CAST(get_json_object(value, '$.payload.source.pos') AS BIGINT)) AS {POSITION}",
-    ).createOrReplaceTempView(view)
+    )
+    # Read from Kafka once: the aggregate, each table's schema and its MERGE read the batch again.
+    events.persist()
+    events.createOrReplaceTempView(view)
     prepared: list[Prepared] = []
     try:
         topics = list(batch_shapes(spark, view).values())
@@ -366,3 +375,4 @@ def apply_changes(settings: dict[str, Any], batch: Any, batch_id: int) -> None:
         for done in prepared:
             spark.catalog.dropTempView(done.source)
         spark.catalog.dropTempView(view)
+        events.unpersist()
