@@ -16,6 +16,11 @@ CONNECT_TIMEOUT_S = 1.0
 ANSWER_TIMEOUT_S = 5.0
 
 
+class Busy(str):
+    """A probe's reason when the service took the connection but did not answer within the time given: it is up,
+    and busy (``require_service`` gives such a service more time; a refused connection is told at once)."""
+
+
 def probe_greeting(host: str, port: int, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
     """None when a server at host:port speaks first (as MySQL does with its handshake), else why not.
 
@@ -28,6 +33,8 @@ def probe_greeting(host: str, port: int, timeout: float = ANSWER_TIMEOUT_S) -> s
             if not sock.recv(4):
                 return f"{host}:{port} closed the connection without a greeting"
             return None
+    except TimeoutError:
+        return Busy(f"no greeting from {host}:{port} within {timeout:g} s")
     except OSError as exc:
         return f"no greeting from {host}:{port} ({exc.strerror or exc})"
 
@@ -45,7 +52,7 @@ def probe_grpc(host: str, port: int, timeout: float = ANSWER_TIMEOUT_S) -> str |
         grpc.channel_ready_future(channel).result(timeout=timeout)
         return None
     except grpc.FutureTimeoutError:
-        return f"no gRPC server answered at {host}:{port} within {timeout:g} s"
+        return Busy(f"no gRPC server answered at {host}:{port} within {timeout:g} s")
     finally:
         channel.close()
 
@@ -54,6 +61,8 @@ def probe_http(url: str, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
     """None when GET url answers 2xx within the timeout, else the reason it did not (a refused connection at once)."""
     try:
         response = requests.get(url, timeout=(CONNECT_TIMEOUT_S, timeout))
+    except requests.ReadTimeout:
+        return Busy(f"GET {url} had no answer within {timeout:g} s")
     except requests.RequestException as exc:
         return f"GET {url} failed ({type(exc).__name__})"
     if not response.ok:

@@ -23,7 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cdc_lab.core.endpoints import Endpoint
-from cdc_lab.core.probe import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S
+from cdc_lab.core.probe import ANSWER_TIMEOUT_S, CONNECT_TIMEOUT_S, Busy
 from cdc_lab.core.wait import WaitTimeout, wait_until
 from cdc_lab.services.kafka_connect import debezium_types
 
@@ -216,5 +216,8 @@ def probe(endpoint: Endpoint, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
     try:
         admin(endpoint).list_topics(timeout=timeout)
     except KafkaException as exc:
-        return f"no metadata from the broker: {exc.args[0].str()}"
+        error = exc.args[0]
+        if error.code() == KafkaError._TIMED_OUT:
+            return Busy(f"no metadata from the broker within {timeout:g} s")
+        return f"no metadata from the broker: {error.str()}"
     return None
