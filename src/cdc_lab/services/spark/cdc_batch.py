@@ -44,8 +44,12 @@ TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 # Delta copies a MERGE's source (two Spark jobs) before it reads it twice, unless the source is Delta scans alone: a
 # guard against a source that gives other rows the second time. This one is the batch, persisted by apply_changes
 # (one Kafka read per batch, not one per table), and each key's newest event by (partition, offset), unique: the
-# same rows every time. Set in the stream's own session.
-MATERIALIZE_SOURCE = ("spark.databricks.delta.merge.materializeSource", "none")
+# same rows every time. Delta then also refuses a cached source, a guard for cached Delta tables (a cache does not
+# pin their version); this source reads no Delta table. Set in the stream's own session.
+MERGE_SOURCE_SETTINGS = {
+    "spark.databricks.delta.merge.materializeSource": "none",
+    "spark.databricks.delta.merge.failSourceCachedAfterMaterialization": "false",
+}
 # The table property that keeps the table's key columns (a batch of TRUNCATE events alone carries no key).
 KEYS_PROPERTY = "cdc.keys"
 CDF_PROPERTY = "delta.enableChangeDataFeed"
@@ -341,7 +345,8 @@ def apply_changes(settings: dict[str, Any], batch: Any, batch_id: int) -> None:
     the same for every table, each of which keeps its own record of them)."""
     spark = batch.sparkSession
     view = f"cdc_batch_{settings['view']}_{batch_id}"
-    spark.conf.set(*MATERIALIZE_SOURCE)
+    for key, value in MERGE_SOURCE_SETTINGS.items():
+        spark.conf.set(key, value)
     events = batch.where("value IS NOT NULL").selectExpr(
         "topic",
         "partition",
