@@ -17,11 +17,11 @@ from cdc_lab.services.spark.mirror import (
     insert_items,
     spark_rows,
 )
+from cdc_lab.services.spark.run_mirror import MIRROR_BOUND_S, MIRRORED_TEST_TIMEOUT_S
 
-pytestmark = [pytest.mark.cdc_delta, pytest.mark.delta]
+pytestmark = [pytest.mark.cdc_delta, pytest.mark.delta, pytest.mark.timeout(MIRRORED_TEST_TIMEOUT_S)]
 
 ROWS = 150
-MIRROR_BOUND_S = 60  # a change committed in MySQL is in the Delta table within this many seconds
 
 
 def execute(connection, *statements):

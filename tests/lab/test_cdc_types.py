@@ -22,10 +22,9 @@ import pytest
 from cdc_lab.core.wait import wait_until
 from cdc_lab.services.kafka.client import topics
 from cdc_lab.services.spark.mirror import delta_rs_rows, difference, spark_rows
+from cdc_lab.services.spark.run_mirror import MIRROR_BOUND_S, MIRRORED_TEST_TIMEOUT_S
 
-pytestmark = [pytest.mark.cdc_delta, pytest.mark.delta]
-
-MIRROR_BOUND_S = 60
+pytestmark = [pytest.mark.cdc_delta, pytest.mark.delta, pytest.mark.timeout(MIRRORED_TEST_TIMEOUT_S)]
 UTC = datetime.UTC
 
 

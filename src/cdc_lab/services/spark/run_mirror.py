@@ -35,6 +35,12 @@ LOCK = ".cdc-mirror.lock"
 LOCK_TIMEOUT_S = 240
 # Seconds the mirror's first batch may take (its session, Python worker and the Kafka source's first offsets).
 START_TIMEOUT_S = cdc_stream.FIRST_BATCH_TIMEOUT_S
+# Seconds a change committed in MySQL may take to be in the mirror's Delta table: the batch under way when it lands,
+# then the batch that carries it. Under the suite's load on 2 cores one batch of the typed mirror took 36.7 s (CI, a
+# new machine: 10 rows, the other tests' tables in the same batch), so two are about 75 s; the bound was 60 s.
+MIRROR_BOUND_S = 120
+# pytest-timeout for a test that waits for the mirror up to three times (it fails at MIRROR_BOUND_S, not at this).
+MIRRORED_TEST_TIMEOUT_S = 3 * MIRROR_BOUND_S + 120
 
 
 def new_run_id() -> str:
