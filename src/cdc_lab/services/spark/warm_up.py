@@ -21,7 +21,7 @@ from pathlib import Path
 from cdc_lab.core.containers import container_for, docker
 from cdc_lab.core.endpoints import load_endpoints, load_features
 from cdc_lab.core.manifest import role
-from cdc_lab.services.spark.delta import DeltaPath
+from cdc_lab.services.spark.delta import DeltaPath, SparkDeltaEngine
 
 # In the container's own filesystem: gone when the container is made again (a new server), kept across a restart.
 MARKER = "/tmp/cdc-lab-warmed-up"
@@ -48,18 +48,12 @@ def warm_up(url: str, table: DeltaPath | None) -> list[str]:
     try:
         step("a query", lambda: session.sql("SELECT 1").collect())
         if table is not None:
-            path = table.container
-            target = f"delta.`{path}`"
-            frame = session.createDataFrame([(1, "a")], "id INT, v STRING")
-            step("a Delta write", lambda: frame.write.format("delta").save(path))
-            merge = (
-                f"MERGE INTO {target} t USING (SELECT 1 AS id, 'b' AS v UNION ALL SELECT 2, 'c') s ON t.id = s.id"
-                " WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-            )
-            step("a MERGE", lambda: session.sql(merge).collect())
-            step("a read", lambda: session.read.format("delta").load(path).collect())
-            feed = session.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 0)
-            step("a change-feed read", lambda: feed.load(path).collect())
+            delta, engine = table, SparkDeltaEngine(session)
+            schema = {"id": "int32", "v": "string"}
+            step("a Delta write", lambda: engine.write(delta, [{"id": 1, "v": "a"}], schema))
+            step("a MERGE", lambda: engine.upsert(delta, [{"id": 1, "v": "b"}, {"id": 2, "v": "c"}], schema, "id"))
+            step("a read", lambda: engine.read(delta))
+            step("a change-feed read", lambda: engine.changes(delta))
     finally:
         session.stop()
     return took
