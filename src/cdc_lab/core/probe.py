@@ -28,15 +28,20 @@ def probe_greeting(host: str, port: int, timeout: float = ANSWER_TIMEOUT_S) -> s
     down.
     """
     try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as sock:
-            sock.settimeout(timeout)
-            if not sock.recv(4):
-                return f"{host}:{port} closed the connection without a greeting"
-            return None
-    except TimeoutError:
-        return Busy(f"no greeting from {host}:{port} within {timeout:g} s")
+        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
     except OSError as exc:
         return f"no greeting from {host}:{port} ({exc.strerror or exc})"
+    with sock:
+        sock.settimeout(timeout)
+        try:
+            greeting = sock.recv(4)
+        except TimeoutError:  # connected, and silent: busy (a connect that timed out is not)
+            return Busy(f"no greeting from {host}:{port} within {timeout:g} s")
+        except OSError as exc:
+            return f"no greeting from {host}:{port} ({exc.strerror or exc})"
+    if not greeting:
+        return f"{host}:{port} closed the connection without a greeting"
+    return None
 
 
 def probe_grpc(host: str, port: int, timeout: float = ANSWER_TIMEOUT_S) -> str | None:
